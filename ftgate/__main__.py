@@ -1,0 +1,35 @@
+"""The ``ftgate`` entry point.
+
+Git hooks call ``ftgate check`` and ``ftgate hook ...`` on every commit and
+push, so those two dispatch straight to lean adapters that import neither
+click nor pydantic; everything else goes through the click CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+_FAST_COMMANDS = ("check", "hook")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in _FAST_COMMANDS and "--help" not in args:
+        try:
+            from ftgate.git.fastpath import run_fast
+        except ModuleNotFoundError as exc:  # pragma: no cover - partial install
+            if exc.name and exc.name.startswith("ftgate"):
+                raise
+            run_fast = None
+        if run_fast is not None:
+            code = run_fast(args)
+            if code is not None:
+                return code
+    from ftgate.cli.main import run_cli
+
+    return run_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

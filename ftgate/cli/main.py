@@ -1,0 +1,100 @@
+"""The click command tree.
+
+Subcommands load lazily: ``ftgate status`` must not pay for the trainer's
+imports, and the trainer's commands must not load unless asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Sequence
+
+import click
+
+from ftgate import __version__
+from ftgate.errors import EXIT_USAGE, FtgateError
+
+# name -> "module:attribute"; each module stays thin and calls the library.
+COMMANDS: dict[str, str] = {
+    "ticket": "ftgate.cli.ticket_commands:ticket",
+    "status": "ftgate.cli.ticket_commands:status",
+    "advance": "ftgate.cli.ticket_commands:advance",
+    "unlock": "ftgate.cli.ticket_commands:unlock",
+    "lock": "ftgate.cli.ticket_commands:lock",
+    "reenter": "ftgate.cli.ticket_commands:reenter",
+    "block": "ftgate.cli.ticket_commands:block",
+    "done": "ftgate.cli.ticket_commands:done",
+    "reopen": "ftgate.cli.ticket_commands:reopen",
+    "validate": "ftgate.cli.ticket_commands:validate",
+    "demo": "ftgate.cli.demo_command:demo",
+    # enforcement
+    "check": "ftgate.cli.enforce_commands:check",
+    "hook": "ftgate.cli.enforce_commands:hook",
+    "ci": "ftgate.cli.enforce_commands:ci",
+    "install": "ftgate.cli.enforce_commands:install",
+    "doctor": "ftgate.cli.enforce_commands:doctor",
+    "config": "ftgate.cli.enforce_commands:config",
+    # worktrees
+    "worktree": "ftgate.cli.worktree_commands:worktree",
+    # trainer (needs the `train` extra)
+    "model": "ftgate.cli.train_commands:model",
+    "data": "ftgate.cli.train_commands:data",
+    "train": "ftgate.cli.train_commands:train",
+    "evidence": "ftgate.cli.evidence_commands:evidence",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _available(name))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        return getattr(module, attr)
+
+
+def _available(name: str) -> bool:
+    module_name = COMMANDS[name].split(":")[0]
+    return importlib.util.find_spec(module_name) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ftgate")
+def cli() -> None:
+    """Enforce a staged LLM fine-tuning workflow with git.
+
+    Exit codes: 0 fine, 1 a gate or policy finding, 2 bad usage, bad config
+    or a file ftgate cannot read.
+    """
+
+
+def run_cli(args: Sequence[str]) -> int:
+    try:
+        rv = cli.main(args=list(args), prog_name="ftgate", standalone_mode=False)
+    except FtgateError as err:
+        click.echo(f"ftgate: {err}", err=True)
+        return err.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except click.exceptions.Abort:
+        click.echo("ftgate: aborted", err=True)
+        return EXIT_USAGE
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    except BrokenPipeError:  # pragma: no cover - e.g. `ftgate status | head`
+        return 0
+    # Commands return their exit code; None means success.
+    return rv if isinstance(rv, int) else 0
