@@ -1,0 +1,260 @@
+"""Ticket commands: thin wrappers that parse arguments, call the workflow
+library and print. Exit codes: 0 fine, 1 findings, 2 bad usage or an
+unreadable file."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from ftgate.errors import EXIT_FINDINGS, EXIT_OK
+from ftgate.workflow import transitions as tr
+from ftgate.workflow.findings import Finding
+from ftgate.workflow.gates import run_gate
+from ftgate.workflow.model import ReentryClass, Stage
+from ftgate.workflow.stages import RULES
+from ftgate.workflow.tickets import (
+    BootstrapValues,
+    create_ticket,
+    current_branch,
+    find_repo_root,
+    resolve_ticket,
+    tickets_in,
+)
+from ftgate.workflow.validate import validate_ticket
+
+TICKET_ARG = click.argument("name", required=False, metavar="[TICKET]")
+
+
+def _print_outcome(outcome: tr.Outcome) -> int:
+    if outcome.findings:
+        click.echo(f"{outcome.ticket}: {outcome.message}", err=True)
+        for finding in outcome.findings:
+            click.echo("  - " + finding.render().replace("\n", "\n  "), err=True)
+        return EXIT_FINDINGS
+    click.echo(f"{outcome.ticket}: {outcome.message}")
+    for path in outcome.written:
+        click.echo(f"  wrote {path}")
+    return EXIT_OK
+
+
+@click.group()
+def ticket() -> None:
+    """Create and list tickets."""
+
+
+@ticket.command("new")
+@click.argument("name")
+@click.option("--no-worktree", is_flag=True,
+              help="Bootstrap in the current checkout instead of a codex/NAME worktree.")
+@click.option("--base", "base", default=None, help="Base branch to record (git only).")
+def ticket_new(name: str, no_worktree: bool, base: str | None) -> int:
+    """Start a ticket at Stage 0 (folder, requirements.md, workflow-state.md)."""
+    root = find_repo_root()
+    values = bootstrap_for_checkout(root, base)
+    created = create_ticket(root, name, values)
+    click.echo(f"{name}: created at Stage 0 ({values.mode} mode), source edits locked")
+    click.echo(f"  wrote {created.display}/workflow-state.md")
+    click.echo(f"  wrote {created.display}/requirements.md")
+    click.echo(f"  next: fill in the Stage 0 record, then `ftgate advance {name}`")
+    return EXIT_OK
+
+
+def bootstrap_for_checkout(root: Path, base: str | None) -> BootstrapValues:
+    """The bootstrap record for a ticket started in the current checkout."""
+    if not (root / ".git").exists():
+        return BootstrapValues()
+    branch = current_branch(root) or "N/A"
+    return BootstrapValues(
+        mode="Git",
+        user_base=base or "N/A",
+        base_remote="N/A",
+        base_branch=base or branch,
+        final_remote="N/A",
+        final_branch=base or branch,
+        refresh_performed="No",
+        refresh_result="not attempted: bootstrapped in the current checkout",
+        worktree_path=".",
+        ticket_branch=branch,
+    )
+
+
+@ticket.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def ticket_list(as_json: bool) -> int:
+    """List tickets in progress with their stage and permission."""
+    root = find_repo_root()
+    rows = []
+    for name in tickets_in(root):
+        entry: dict[str, object] = {"ticket": name}
+        try:
+            state = resolve_ticket(name, root).read_state().state
+            entry.update(stage=int(state.current_stage), permission=state.permission.value)
+        except Exception as err:  # one unreadable ticket must not hide the others
+            entry.update(error=str(err))
+        rows.append(entry)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        for entry in rows:
+            if "error" in entry:
+                click.echo(f"{entry['ticket']}: unreadable: {entry['error']}")
+            else:
+                click.echo(f"{entry['ticket']}: Stage {entry['stage']}, {entry['permission']}")
+    return EXIT_OK
+
+
+@click.command()
+@TICKET_ARG
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def status(name: str | None, as_json: bool) -> int:
+    """Show a ticket's stage, permission, gates and what is missing to advance."""
+    ticket_ = resolve_ticket(name, include_done=True)
+    parsed = ticket_.read_state()
+    state = parsed.state
+    findings: list[Finding] = []
+    if not ticket_.done:
+        findings = run_gate(state.current_stage, tr.gate_context(ticket_, parsed))
+    if as_json:
+        from pydantic import TypeAdapter
+
+        from ftgate.workflow.model import WorkflowState
+
+        payload = {
+            "ticket": ticket_.name,
+            "folder": ticket_.display,
+            "archived": ticket_.done,
+            "stage": int(state.current_stage),
+            "stage_name": state.current_stage.title,
+            "permission": state.permission.value,
+            "source_edits_allowed": state.source_edits_allowed,
+            "active_reentry": state.active_reentry,
+            "gates": {str(int(s)): state.gate(s).value for s in Stage},
+            "findings": [f.as_dict() for f in findings],
+            "state": TypeAdapter(WorkflowState).dump_python(state, mode="json"),
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return EXIT_OK
+    stage = state.current_stage
+    click.echo(f"ticket      {ticket_.name}  ({ticket_.display})")
+    click.echo(f"stage       {int(stage)} {stage.title}" + ("  [archived]" if ticket_.done else ""))
+    click.echo(f"permission  {state.permission.value}" + ("  (source edits allowed)" if state.source_edits_allowed else ""))
+    if state.active_reentry:
+        klass = state.reentry_class.value if state.reentry_class else "?"
+        path = " -> ".join(str(int(s)) for s in state.reentry.return_path)
+        click.echo(f"re-entry    {klass} from Stage {int(state.reentry.trigger_stage or stage)}, path {path}")
+    click.echo("gates")
+    for s in Stage:
+        marker = ">" if s == stage else " "
+        click.echo(f"  {marker} {int(s)} {s.title:<36} {state.gate(s).value}")
+    if ticket_.done:
+        return EXIT_OK
+    if findings:
+        click.echo(f"to leave Stage {int(stage)}:")
+        for finding in findings:
+            click.echo("  - " + finding.render().replace("\n", "\n  "))
+    elif stage == Stage.HANDOFF:
+        click.echo(f"ready: after the user verifies, run `ftgate done {ticket_.name} --verified-by NAME`")
+    else:
+        click.echo(f"ready: `ftgate advance {ticket_.name}` moves to Stage {int(stage) + 1}")
+    return EXIT_OK
+
+
+@click.command()
+@TICKET_ARG
+@click.option("--dry-run", is_flag=True, help="Run the gate and report; change nothing.")
+def advance(name: str | None, dry_run: bool) -> int:
+    """Pass the current stage's gate and move to the next stage."""
+    return _print_outcome(tr.advance(resolve_ticket(name), dry_run=dry_run))
+
+
+@click.command()
+@TICKET_ARG
+def unlock(name: str | None) -> int:
+    """Allow source edits (Stage 4 only, with the Stage 3 gate Pass)."""
+    return _print_outcome(tr.unlock(resolve_ticket(name)))
+
+
+@click.command()
+@TICKET_ARG
+def lock(name: str | None) -> int:
+    """Forbid source edits (allowed at any stage)."""
+    return _print_outcome(tr.lock(resolve_ticket(name)))
+
+
+@click.command()
+@TICKET_ARG
+@click.option("--class", "klass", required=True,
+              type=click.Choice([c.value for c in ReentryClass], case_sensitive=False),
+              help="Re-entry classification.")
+@click.option("--reason", required=True, help="Why the stage failed.")
+def reenter(name: str | None, klass: str, reason: str) -> int:
+    """Record a failure at Stage 4-7 and walk back along the re-entry path."""
+    chosen = next(c for c in ReentryClass if c.value.lower() == klass.lower())
+    return _print_outcome(tr.reenter(resolve_ticket(name), chosen, reason))
+
+
+@click.command()
+@TICKET_ARG
+@click.option("--reason", required=True, help="What blocks the stage (compute, access, data...).")
+def block(name: str | None, reason: str) -> int:
+    """Record the current stage as Blocked (Stages 5, 7 and 8)."""
+    return _print_outcome(tr.block(resolve_ticket(name), reason))
+
+
+@click.command()
+@TICKET_ARG
+@click.option("--verified-by", required=True, help="Who verified the work.")
+def done(name: str | None, verified_by: str) -> int:
+    """Record the user's verification and archive the ticket to tickets/done/."""
+    return _print_outcome(tr.done(resolve_ticket(name), verified_by))
+
+
+@click.command()
+@click.argument("name")
+@click.option("--stage", type=click.IntRange(0, 8), default=8, show_default=True,
+              help="Stage to reopen at.")
+@click.option("--reason", default="Reopened", show_default=True)
+def reopen(name: str, stage: int, reason: str) -> int:
+    """Move an archived ticket back to tickets/in-progress/."""
+    from ftgate.workflow.tickets import check_name
+
+    check_name(name)
+    return _print_outcome(tr.reopen(find_repo_root(), name, Stage(stage), reason))
+
+
+@click.command()
+@click.argument("target", required=False, metavar="[TICKET|PATH]")
+def validate(target: str | None) -> int:
+    """Lint every artifact of a ticket; exit 1 on findings."""
+    ticket_ = resolve_ticket(target, include_done=True)
+    findings = validate_ticket(ticket_)
+    if not findings:
+        click.echo(f"{ticket_.name}: every artifact reads cleanly")
+        return EXIT_OK
+    for finding in findings:
+        click.echo(finding.render(), err=True)
+    click.echo(f"{ticket_.name}: {len(findings)} finding(s)", err=True)
+    sys.stderr.flush()
+    return EXIT_FINDINGS
+
+
+@ticket.command("template")
+@click.argument("artifact", type=click.Choice(sorted({rule.artifact for rule in RULES.values()})))
+@click.argument("name", required=False, metavar="[TICKET]")
+def ticket_template(artifact: str, name: str | None) -> int:
+    """Write ftgate's template for a missing artifact (never overwrites)."""
+    from ftgate.workflow.fileio import atomic_write_text
+    from ftgate.workflow.tickets import render_template, today
+
+    ticket_ = resolve_ticket(name)
+    path = ticket_.folder / artifact
+    if path.exists():
+        click.echo(f"{ticket_.display}/{artifact} already exists; leaving it as it is", err=True)
+        return EXIT_FINDINGS
+    atomic_write_text(path, render_template(artifact, ticket=ticket_.name, date=today()))
+    click.echo(f"  wrote {ticket_.display}/{artifact}")
+    return EXIT_OK
