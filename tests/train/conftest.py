@@ -1,0 +1,146 @@
+"""Shared fixtures for trainer tests: offline, tiny, built once per session.
+
+Fixtures other test files can use:
+
+- ``tiny_model_dir`` (session): a folder with a tiny Llama-style model and
+  its tokenizer (``ftgate.train.tiny``), loadable with ``from_pretrained``.
+  Vocabulary 512, hidden size 64, 2 layers; chat template with
+  ``{% generation %}`` markers; generation stops at ``</s>`` and ``<|end|>``.
+  Treat it as read-only; copy it (``copy_model``) to modify it.
+- ``copy_model(tmp_path)`` (function): returns a writable copy of the tiny model.
+- ``write_run(...)`` (function): writes data files and a run config into a
+  fresh folder and returns the config path. Keyword arguments:
+  ``train``/``eval`` (lists of row dicts, written as JSONL), ``overrides``
+  (dict merged into the config), ``template`` (a chat template text written
+  to ``template.jinja`` and selected in the config), ``model`` (a model
+  folder; default ``tiny_model_dir``).
+- ``rows`` (function): ``rows.conversation(i)``, ``rows.conversations(n, start=0)``
+  (simple arithmetic chats in the ``messages`` format, unique per ``i``) and
+  ``rows.write_jsonl(path, rows)`` (strings are written as raw lines).
+
+Every test here runs with the hub offline: nothing may download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Before transformers/datasets import: no network, no telemetry, and a cache
+# that is not the user's.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="ftgate-test-datasets-"))
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+pytest.importorskip("torch", reason="trainer tests need the train extra")
+
+
+def conversation(i: int) -> dict[str, Any]:
+    return {
+        "messages": [
+            {"role": "user", "content": f"What is {i} plus {i + 1}?"},
+            {"role": "assistant", "content": f"{i} plus {i + 1} is {2 * i + 1}."},
+        ]
+    }
+
+
+def conversations(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [conversation(i) for i in range(start, start + n)]
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from ftgate.train.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture
+def copy_model(tiny_model_dir: Path, tmp_path: Path) -> Callable[[], Path]:
+    def _copy() -> Path:
+        target = tmp_path / f"model-copy-{len(list(tmp_path.glob('model-copy-*')))}"
+        shutil.copytree(tiny_model_dir, target)
+        return target
+
+    return _copy
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture
+def write_run(tiny_model_dir: Path, tmp_path: Path) -> Callable[..., Path]:
+    counter = {"n": 0}
+
+    def _write(
+        *,
+        train: list[Any] | None = None,
+        eval: list[Any] | None = None,  # noqa: A002 - mirrors the config key
+        overrides: dict[str, Any] | None = None,
+        template: str | None = None,
+        model: Path | None = None,
+    ) -> Path:
+        counter["n"] += 1
+        folder = tmp_path / f"run{counter['n']}"
+        folder.mkdir()
+        write_jsonl(folder / "train.jsonl", conversations(40) if train is None else train)
+        write_jsonl(folder / "eval.jsonl", conversations(8, start=1000) if eval is None else eval)
+        config: dict[str, Any] = {
+            "run_id": "RUN-001",
+            "purpose": "test",
+            "ticket": "test-ticket",
+            "objective": "sft",
+            "model": {"base": str(model or tiny_model_dir), "output_dir": "out"},
+            "strategy": "lora",
+            "data": {"train": "train.jsonl", "eval": "eval.jsonl", "prepared_dir": "prepared"},
+            "max_length": 128,
+            "seed": 7,
+        }
+        if template is not None:
+            (folder / "template.jinja").write_text(template, encoding="utf-8")
+            config["template"] = "template.jinja"
+        config = _merge(config, overrides or {})
+        path = folder / "run.yaml"
+        import yaml
+
+        path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        return path
+
+    return _write
+
+
+class _RowHelpers:
+    """Row builders as a fixture, so test files need not import conftest."""
+
+    conversation = staticmethod(conversation)
+    conversations = staticmethod(conversations)
+    write_jsonl = staticmethod(write_jsonl)
+
+
+@pytest.fixture
+def rows() -> type[_RowHelpers]:
+    return _RowHelpers
