@@ -1,0 +1,303 @@
+"""The evidence record's shape, and the hashing both its writer and its verifier use.
+
+Core side: hashlib, json and git only. The trainer writes these files; the
+Stage 5 gate and ``ftgate ci`` read them without the `train` extra, so every
+hash here must be recomputable from files alone.
+
+Layout, inside a ticket folder::
+
+    evidence/RUN-001/run.json          what ran, on what, where its outputs are
+    evidence/RUN-001/metrics.json      baseline, result, delta, criterion decisions
+    evidence/RUN-001/samples.jsonl     held-out prompts with both models' outputs
+    evidence/RUN-001/log_history.json  the trainer's log history
+    evidence/RUN-001/loss.png          the same, drawn
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ftgate.errors import FtgateError
+
+SCHEMA_VERSION = 1
+EVIDENCE_DIR = "evidence"
+RUN_JSON = "run.json"
+METRICS_JSON = "metrics.json"
+SAMPLES_JSONL = "samples.jsonl"
+LOG_HISTORY_JSON = "log_history.json"
+LOSS_PNG = "loss.png"
+REPORT_FILE = "training-validation-report.md"
+REQUIREMENTS_FILE = "requirements.md"
+
+RUN_ID = re.compile(r"^RUN-(\d{3,})$")
+
+STATUS_RUNNING = "Running"
+STATUS_COMPLETED = "Completed"
+STATUS_FAILED = "Failed"
+
+_CHUNK = 1 << 20
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_json(value: Any) -> str:
+    """Hash of a JSON value in a canonical form, so key order never matters."""
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return sha256_bytes(text.encode("utf-8"))
+
+
+# `datasets` writes map() caches beside a saved dataset when a trainer
+# tokenizes or filters it; they are derived, not inputs, and must not make
+# the prepared data look changed.
+_DERIVED_FILE = re.compile(r"^cache-[0-9a-f]+\.arrow$")
+
+
+def sha256_tree(root: Path) -> str:
+    """One hash over every file under ``root`` (relative path + content).
+
+    Used for prepared datasets and adapter folders: a folder has no bytes of
+    its own.
+    """
+    if root.is_file():
+        return sha256_file(root)
+    digest = hashlib.sha256()
+    files = (p for p in root.rglob("*") if p.is_file() and not _DERIVED_FILE.match(p.name))
+    for path in sorted(files):
+        rel = path.relative_to(root).as_posix()
+        digest.update(rel.encode("utf-8") + b"\0" + sha256_file(path).encode("ascii") + b"\n")
+    return digest.hexdigest()
+
+
+def combine_hashes(files: Mapping[str, str]) -> str:
+    """A single hash for a {path: sha256} map, independent of insertion order."""
+    digest = hashlib.sha256()
+    for rel in sorted(files):
+        digest.update(rel.encode("utf-8") + b"\0" + files[rel].encode("ascii") + b"\n")
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ source files
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, check=False, text=True
+        )
+    except OSError:
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout
+
+
+def is_source_path(path: str) -> bool:
+    """Whether a repository path counts as source for the staleness check.
+
+    This must agree with the enforcement layer's rule; it defers to
+    ``ftgate.policy.config`` when that module provides a matcher, and
+    otherwise uses the default rule: everything tracked except the ticket
+    folders, documentation and markdown.
+    """
+    matcher = _policy_matcher()
+    if matcher is not None:
+        return bool(matcher(path))
+    if path.startswith(("tickets/", "docs/")):
+        return False
+    return not path.lower().endswith(".md")
+
+
+_MATCHER_CACHE: dict[str, Any] = {}
+
+
+def _policy_matcher() -> Any:
+    """The enforcement layer's source matcher, when it exists.
+
+    Looked up lazily and by duck typing so the verifier keeps working while
+    that module's API settles; a failure to load it falls back to the default
+    rule rather than breaking the gate.
+    """
+    if "matcher" in _MATCHER_CACHE:
+        return _MATCHER_CACHE["matcher"]
+    matcher = None
+    try:
+        from ftgate.policy import config as policy_config  # type: ignore[attr-defined]
+    except ImportError:
+        policy_config = None
+    if policy_config is not None:
+        for name in ("is_source_path", "is_source"):
+            fn = getattr(policy_config, name, None)
+            if callable(fn):
+                try:
+                    fn("ftgate/__init__.py")
+                except TypeError:
+                    continue
+                except Exception:  # noqa: BLE001 - a matcher that needs config: use ours
+                    continue
+                matcher = fn
+                break
+    _MATCHER_CACHE["matcher"] = matcher
+    return matcher
+
+
+def source_files(root: Path) -> list[str] | None:
+    """Tracked source paths under ``root`` that exist in the working tree.
+
+    Tracked files only: untracked build outputs, virtualenvs and model
+    folders come and go without changing what the code is. ``None`` outside
+    git (Non-Git mode), where no source hash is recorded.
+    """
+    out = _git(root, "ls-files", "-z")
+    if out is None:
+        return None
+    paths = [p for p in out.split("\0") if p]
+    return sorted(p for p in paths if is_source_path(p) and (root / p).is_file())
+
+
+def source_hashes(root: Path) -> dict[str, str] | None:
+    paths = source_files(root)
+    if paths is None:
+        return None
+    return {p: sha256_file(root / p) for p in paths}
+
+
+def git_commit(root: Path) -> str | None:
+    out = _git(root, "rev-parse", "HEAD")
+    return out.strip() if out else None
+
+
+def git_dirty(root: Path) -> bool | None:
+    out = _git(root, "status", "--porcelain", "--untracked-files=no")
+    if out is None:
+        return None
+    return bool(out.strip())
+
+
+def diff_hashes(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[list[str], list[str], list[str]]:
+    """(changed, added, removed) paths between two {path: sha256} maps."""
+    changed = sorted(p for p in before.keys() & after.keys() if before[p] != after[p])
+    added = sorted(after.keys() - before.keys())
+    removed = sorted(before.keys() - after.keys())
+    return changed, added, removed
+
+
+# ------------------------------------------------------------------ locations
+
+
+def find_repo_root(start: Path) -> Path:
+    """The repository (or Non-Git project) root holding ``tickets/``; the core's rule."""
+    from ftgate.workflow.tickets import find_repo_root as core_find
+
+    start = start.resolve()
+    return core_find(start.parent if start.is_file() else start)
+
+
+def ticket_dir(root: Path, ticket: str) -> Path:
+    for state in ("in-progress", "done"):
+        candidate = root / "tickets" / state / ticket
+        if candidate.is_dir():
+            return candidate
+    raise FtgateError(
+        f"ticket {ticket!r} has no folder under tickets/in-progress/ or tickets/done/",
+        hint=f"create it with `ftgate ticket new {ticket}` or fix `ticket:` in the config",
+    )
+
+
+def run_dirs(ticket_path: Path) -> list[Path]:
+    """Evidence run folders in run-number order."""
+    base = ticket_path / EVIDENCE_DIR
+    if not base.is_dir():
+        return []
+    runs = [p for p in base.iterdir() if p.is_dir() and RUN_ID.match(p.name)]
+    return sorted(runs, key=lambda p: int(RUN_ID.match(p.name).group(1)))  # type: ignore[union-attr]
+
+
+def run_number(run_id: str) -> int:
+    match = RUN_ID.match(run_id)
+    if not match:
+        raise ValueError(f"not a run id: {run_id!r}")
+    return int(match.group(1))
+
+
+# ------------------------------------------------------------------ files
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temp file and rename, so a reader never sees half a file."""
+    try:
+        from ftgate.workflow.fileio import atomic_write_text as core_write  # type: ignore[import-not-found]
+    except ImportError:
+        core_write = None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if core_write is not None:
+        core_write(path, text)
+        return
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, indent=2, sort_keys=False, ensure_ascii=False, default=str) + "\n"
+
+
+def write_json(path: Path, value: Any) -> None:
+    atomic_write_text(path, dump_json(value))
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows))
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError) as exc:
+        raise FtgateError(f"{path}: cannot read as JSON ({exc})") from exc
