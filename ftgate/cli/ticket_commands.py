@@ -77,7 +77,7 @@ def bootstrap_for_checkout(root: Path, base: str | None) -> BootstrapValues:
         final_branch=base or branch,
         refresh_performed="No",
         refresh_result="not attempted: bootstrapped in the current checkout",
-        worktree_path=".",
+        worktree_path=str(root),
         ticket_branch=branch,
     )
 

@@ -60,7 +60,7 @@ REVIEW_CHECKS: tuple[str, ...] = (
     "Logging / evidence sufficiency",
 )
 # The one check the spec marks "if applicable": N/A is an honest answer there.
-OPTIONAL_REVIEW_CHECKS = {md.key_id("Preference / reward / trajectory wiring (if applicable)")}
+OPTIONAL_REVIEW_CHECKS = {md.key_id("Preference / reward / trajectory wiring")}
 
 # Placeholder results in ftgate's templates: present but not done.
 PENDING_RESULTS = {"notrun", "notreviewed", "pending", ""}
@@ -351,7 +351,8 @@ def check_results(doc: md.Document, names: tuple[str, ...], enum: type[E]) -> di
     rows = read_check_table(doc, names)
     out: dict[str, tuple[CheckRow, E | None]] = {}
     for nid, row in rows.items():
-        if md.key_id(row.result_text) in PENDING_RESULTS:
+        if md.key_id(row.result_text) in PENDING_RESULTS or (
+                nid in OPTIONAL_REVIEW_CHECKS and md.key_id(row.result_text) == "na"):
             out[nid] = (row, None)
             continue
         parsed = parse_token(enum, row.result_text)

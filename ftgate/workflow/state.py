@@ -38,12 +38,11 @@ from ftgate.workflow.stages import parse_path
 
 E = TypeVar("E", bound=Enum)
 
-# Sections whose lines are never the snapshot, whatever they say.
-_NOT_SNAPSHOT = {
-    md.heading_id(name)
-    for name in ("Pre-Edit Checklist", "Transition Log", "Process Violation Log", "Stage Gates",
-                 "Re-Entry Declaration")
-}
+# The checklist describes an edit about to be made, never the ticket itself.
+_CHECKLIST = md.heading_id("Pre-Edit Checklist")
+# Tables in these sections are logs, not key/value lists (a bullet written
+# there still counts: it is somebody stating a value).
+_LOG_SECTIONS = {md.heading_id(name) for name in ("Transition Log", "Process Violation Log", "Stage Gates")}
 _REENTRY_SECTION = md.heading_id("Re-Entry Declaration")
 
 SNAPSHOT_KEYS = {
@@ -181,7 +180,7 @@ def _collect(doc: md.Document) -> dict[str, list[md.KeyValue]]:
                 fields.setdefault("reentry." + pair.key_id, []).append(pair)
             continue
         if pair.key_id in SNAPSHOT_KEYS or pair.key_id in BOOTSTRAP_KEYS:
-            if sections & _NOT_SNAPSHOT:
+            if _CHECKLIST in sections or (pair.in_table and sections & _LOG_SECTIONS):
                 continue
             fields.setdefault(pair.key_id, []).append(pair)
     return fields
@@ -515,8 +514,19 @@ class StateEditor:
             if old is not None and stage is not None:
                 self._replace_stage_digits(pair.value, text)
                 self._retitle(pair.value, old[0], stage)
+            elif old is not None:
+                self._drop_title(pair.value, old[0])
+                self._replace_value(pair.value, text)
             else:
-                self.editor.replace(pair.value.span, text)
+                self._replace_value(pair.value, text)
+
+    def _drop_title(self, value: md.Value, old: Stage) -> None:
+        """Remove a trailing ``- Stage Title`` label (there is no next stage)."""
+        line = self.parsed.doc.line_text(value.span.line)
+        match = re.compile(r"`?\s*[-–—:]?\s*" + re.escape(STAGE_TITLES[old]), re.I).search(line, value.span.end)
+        if match:
+            start = match.start() + (1 if match.group(0).startswith("`") else 0)
+            self.editor.replace(md.Span(value.span.line, start, match.end()), "")
 
     def _replace_stage_digits(self, value: md.Value, digits: str) -> None:
         parsed = parse_stage(value.text)

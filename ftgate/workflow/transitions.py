@@ -40,6 +40,7 @@ class Outcome:
     message: str
     findings: list[Finding] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
+    changed: bool = True
 
     @property
     def ok(self) -> bool:
@@ -83,7 +84,7 @@ def _mutate(ticket: Ticket, change: Callable[[StateFile, StateEditor], Outcome],
         parsed = ticket.read_state()
         editor = StateEditor(parsed)
         outcome = change(parsed, editor)
-        if outcome.ok and not dry_run:
+        if outcome.ok and outcome.changed and not dry_run:
             atomic_write_text(ticket.state_path, editor.render())
             outcome.written.insert(0, f"{ticket.display}/workflow-state.md")
         return outcome
@@ -102,7 +103,8 @@ def advance(ticket: Ticket, *, dry_run: bool = False) -> Outcome:
         if findings:
             return Outcome(ticket.name, f"Stage {int(stage)} gate is not met; nothing changed", findings)
         if dry_run:
-            return Outcome(ticket.name, f"Stage {int(stage)} gate passes; advance would move to Stage {int(target)}")
+            return Outcome(ticket.name, f"Stage {int(stage)} gate passes; advance would move to Stage {int(target)}",
+                           changed=False)
         leaving_trigger = state.active_reentry and stage == state.reentry.trigger_stage
         editor.set_gate(stage, GateStatus.PASS)
         editor.set_gate(target, GateStatus.IN_PROGRESS)
@@ -148,7 +150,7 @@ def unlock(ticket: Ticket) -> Outcome:
             raise GateRefused(f"the Stage 3 gate is `{state.gate(Stage.PLAN).value}`, it must be `Pass` to unlock",
                               hint="finish implementation-plan.md and walk the plan gate again")
         if state.permission == Permission.UNLOCKED:
-            return Outcome(ticket.name, "source edits are already unlocked")
+            return Outcome(ticket.name, "source edits are already unlocked", changed=False)
         editor.set_token("codeeditpermission", Permission.UNLOCKED)
         _transition(editor, state, to="4", reason="Code edits unlocked (Stage 3 gate Pass)",
                     permission=Permission.UNLOCKED, evidence="implementation-plan.md")
@@ -161,7 +163,7 @@ def lock(ticket: Ticket, reason: str = "Code edits locked") -> Outcome:
     def change(parsed: StateFile, editor: StateEditor) -> Outcome:
         state = parsed.state
         if state.permission == Permission.LOCKED and state.permission_written:
-            return Outcome(ticket.name, "source edits are already locked")
+            return Outcome(ticket.name, "source edits are already locked", changed=False)
         editor.set_token("codeeditpermission", Permission.LOCKED)
         _transition(editor, state, to=str(int(state.current_stage)), reason=reason, permission=Permission.LOCKED)
         return Outcome(ticket.name, "source edits locked")
