@@ -1,0 +1,556 @@
+"""The run config: one YAML file per run, validated before anything heavy loads.
+
+The config is the reproducibility record's anchor, so it is strict: unknown
+keys are refused (with the closest known key suggested), and every value that
+changes the prepared data is hashed into the manifest. Paths are kept exactly
+as written (relative to the config's folder) so the config's hash does not
+depend on where the repository is checked out; ``RunConfig.path()`` resolves
+them.
+
+Only pydantic and pyyaml are imported at module level; the TRL/PEFT mapping
+imports its libraries inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from ftgate.errors import FtgateError
+from ftgate.train.eval_config import EvaluationConfig, SuccessCriterion, check_criteria_metrics
+from ftgate.train.hashing import sha256_json
+
+RUN_ID = re.compile(r"^RUN-\d{3,}$")
+
+Objective = Literal["sft", "dpo"]
+Strategy = Literal["full", "lora", "qlora"]
+DataFormat = Literal["messages", "prompt_completion", "preference"]
+
+# Which formats each objective can consume; the first is the default.
+OBJECTIVE_FORMATS: dict[str, tuple[str, ...]] = {
+    "sft": ("messages", "prompt_completion"),
+    "dpo": ("preference",),
+}
+# Names the workflow's Stage 3/5 tables use for these tokens.
+OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization"}
+STRATEGY_TYPE = {"full": "Full-Parameter", "lora": "Adapter-Based", "qlora": "Quantized Adapter-Based"}
+
+TEMPLATE_FROM_TOKENIZER = "tokenizer"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelSettings(_Section):
+    base: str = Field(description="A local folder (relative to the config) or a hub id.")
+    output_dir: str = Field(
+        description="Where checkpoints and adapters go; keep it outside git (weights are not source)."
+    )
+
+    @field_validator("base", "output_dir")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+
+class LoraSettings(_Section):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = Field(
+        "all-linear", description='"all-linear" or a list of module names (e.g. q_proj, v_proj).'
+    )
+    bias: Literal["none", "all", "lora_only"] = "none"
+    use_rslora: bool = False
+    modules_to_save: list[str] | None = None
+
+
+class DataSettings(_Section):
+    train: list[str] = Field(description="Training files: .jsonl, .json, .csv or .parquet.")
+    eval: list[str] = Field(description="Held-out files, never trained on.")
+    format: DataFormat | None = Field(
+        None,
+        description="messages | prompt_completion | preference; defaults from the objective.",
+    )
+    prepared_dir: str = Field(description="Where `ftgate data prepare` writes the dataset and manifest.")
+
+    @field_validator("train", "eval", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [value]
+        return value
+
+    @field_validator("train", "eval")
+    @classmethod
+    def _known_suffix(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("name at least one file")
+        for name in value:
+            if data_file_kind(name) is None:
+                raise ValueError(
+                    f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet"
+                )
+        return value
+
+
+class TrainingSettings(_Section):
+    """Hyperparameters; names follow TRL/transformers so they map one to one."""
+
+    num_train_epochs: float = Field(1.0, gt=0)
+    max_steps: int = Field(-1, ge=-1, description="-1: run num_train_epochs instead.")
+    learning_rate: float = Field(2e-4, gt=0)
+    per_device_train_batch_size: int = Field(8, ge=1)
+    per_device_eval_batch_size: int = Field(8, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    lr_scheduler_type: str = "linear"
+    warmup_steps: float = Field(0, ge=0, description="Steps, or a fraction of all steps when below 1.")
+    weight_decay: float = Field(0.0, ge=0)
+    max_grad_norm: float = Field(1.0, gt=0)
+    optim: str = "adamw_torch"
+    logging_steps: float = Field(10, gt=0)
+    save_steps: float = Field(500, gt=0)
+    save_total_limit: int | None = Field(None, ge=1)
+    eval_steps: float | None = Field(None, gt=0, description="Evaluate the loss every N steps; off when unset.")
+    activation_checkpointing: bool = Field(False, description="Recompute activations in the backward pass to save memory.")
+
+
+class DpoSettings(_Section):
+    beta: float = Field(0.1, gt=0)
+    loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"])
+
+    @field_validator("loss_type", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class LeakageThresholds(_Section):
+    max_exact: int = Field(0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
+    max_normalized: int = Field(
+        0, ge=0, description="Allowed repeats after folding case and whitespace."
+    )
+
+
+class TruncationThresholds(_Section):
+    max_cut_fraction: float = Field(
+        0.0, ge=0, le=1, description="Share of examples whose target may be cut short by max_length."
+    )
+    max_removed_fraction: float = Field(
+        0.0, ge=0, le=1, description="Share of examples whose target may vanish entirely (they are dropped)."
+    )
+
+
+class RowThresholds(_Section):
+    max_bad_rows: int = Field(0, ge=0, description="Malformed rows, wrong roles or empty targets tolerated.")
+
+
+class ChecksSettings(_Section):
+    leakage: LeakageThresholds = Field(default_factory=LeakageThresholds)
+    truncation: TruncationThresholds = Field(default_factory=TruncationThresholds)
+    rows: RowThresholds = Field(default_factory=RowThresholds)
+
+
+class RunConfig(_Section):
+    """One training run. ``ftgate train schema`` prints this model's JSON Schema."""
+
+    run_id: str = Field(description="RUN-### from the implementation plan's run matrix.")
+    purpose: str
+    ticket: str = Field(description="The ticket folder name this run belongs to.")
+    objective: Objective
+    model: ModelSettings
+    strategy: Strategy
+    lora: LoraSettings | None = None
+    data: DataSettings
+    template: str = Field(
+        TEMPLATE_FROM_TOKENIZER,
+        description='"tokenizer" for the tokenizer\'s own chat template, or a .jinja file.',
+    )
+    max_length: int = Field(1024, ge=8)
+    packing: bool = False
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    dpo: DpoSettings | None = None
+    seed: int = Field(42, ge=0)
+    checks: ChecksSettings = Field(default_factory=ChecksSettings)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    success_criteria: list[SuccessCriterion] = Field(default_factory=list)
+
+    _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id(cls, value: str) -> str:
+        if not RUN_ID.match(value):
+            raise ValueError(f"{value!r} must look like RUN-001")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> RunConfig:
+        allowed = OBJECTIVE_FORMATS[self.objective]
+        if self.data.format is None:
+            self.data.format = allowed[0]  # type: ignore[assignment]
+        elif self.data.format not in allowed:
+            raise ValueError(
+                f"objective {self.objective!r} needs data.format {' or '.join(allowed)}, "
+                f"not {self.data.format!r}"
+            )
+        if self.strategy in ("lora", "qlora") and self.lora is None:
+            self.lora = LoraSettings()
+        if self.strategy == "full" and self.lora is not None:
+            raise ValueError("`lora` settings given but strategy is `full`; drop one of them")
+        if self.objective == "dpo" and self.dpo is None:
+            self.dpo = DpoSettings()
+        if self.objective != "dpo" and self.dpo is not None:
+            raise ValueError("`dpo` settings only apply to objective `dpo`")
+        if self.packing and self.objective != "sft":
+            raise ValueError("packing only applies to objective `sft`")
+        problems = check_criteria_metrics(self.success_criteria, self.evaluation)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    # -- paths -------------------------------------------------------------
+
+    @property
+    def base_dir(self) -> Path:
+        return self._base_dir
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
+
+    def path(self, value: str) -> Path:
+        """A path from the config, resolved against the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self._base_dir / p)
+
+    def train_files(self) -> list[Path]:
+        return [self.path(p) for p in self.data.train]
+
+    def eval_files(self) -> list[Path]:
+        return [self.path(p) for p in self.data.eval]
+
+    def prepared_dir(self) -> Path:
+        return self.path(self.data.prepared_dir)
+
+    def output_dir(self) -> Path:
+        return self.path(self.model.output_dir)
+
+    def template_file(self) -> Path | None:
+        if self.template == TEMPLATE_FROM_TOKENIZER:
+            return None
+        return self.path(self.template)
+
+    def base_model(self) -> tuple[str, bool]:
+        """``(where, is_local)``: a resolved folder, or a hub id left as written."""
+        base = self.model.base
+        local = self.path(base)
+        looks_like_path = base.startswith((".", "/", "~")) or "\\" in base
+        if looks_like_path or local.exists():
+            return str(local), True
+        return base, False
+
+    # -- hashes ------------------------------------------------------------
+
+    def config_hash(self) -> str:
+        """Hash of the whole validated config (formatting and comments do not count)."""
+        return sha256_json(self.model_dump(mode="json"))
+
+    def preparation_hash(self) -> str:
+        """Hash of only what shapes the prepared data.
+
+        A new learning rate must not invalidate prepared data; a new max
+        length or template must.
+        """
+        dumped = self.model_dump(mode="json")
+        keep = ("objective", "model", "data", "template", "max_length", "packing", "checks")
+        subset = {k: dumped[k] for k in keep}
+        subset["model"] = {"base": dumped["model"]["base"]}
+        return sha256_json(subset)
+
+
+def data_file_kind(name: str) -> str | None:
+    """The `datasets` builder for a data file name, or None if unsupported."""
+    lower = name.lower()
+    for suffix, kind in ((".jsonl", "json"), (".json", "json"), (".csv", "csv"), (".parquet", "parquet")):
+        if lower.endswith(suffix):
+            return kind
+    return None
+
+
+# -- loading ---------------------------------------------------------------
+
+
+def load_config(path: Path | str) -> RunConfig:
+    """Read and validate a run config; every problem is an FtgateError naming file, line and key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FtgateError(f"{path}: no such config file", hint="check the path, or see examples/train/") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FtgateError(f"{path}: cannot read the config: {exc}") from None
+    try:
+        raw = yaml.safe_load(text)
+        node = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FtgateError(f"{where}: not valid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise FtgateError(
+            f"{path}: a run config is a YAML mapping (run_id: ..., objective: ...)",
+            hint="start from one of the files in examples/train/",
+        )
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise FtgateError(_describe_errors(path, exc, node)) from None
+    config._base_dir = path.resolve().parent
+    config._source = path
+    return config
+
+
+def config_from_dict(raw: dict[str, Any], *, base_dir: Path) -> RunConfig:
+    """Validate an in-memory config (tests, generated configs) as if it lived in ``base_dir``."""
+    try:
+        config = RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise FtgateError(_describe_errors(Path("<config>"), exc, None)) from None
+    config._base_dir = Path(base_dir).resolve()
+    return config
+
+
+def json_schema() -> dict[str, Any]:
+    return RunConfig.model_json_schema()
+
+
+def _describe_errors(path: Path, exc: ValidationError, node: yaml.Node | None) -> str:
+    lines = [f"{path}: the run config is not valid:"]
+    for err in exc.errors():
+        loc = [part for part in err["loc"] if isinstance(part, (str, int))]
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(node, loc)
+        where = f"line {line}, " if line else ""
+        if err["type"] == "extra_forbidden":
+            message = f"unknown key `{loc[-1]}`"
+            suggestion = _suggest(loc)
+            if suggestion:
+                message += f"; did you mean `{suggestion}`?"
+            else:
+                message += "; see `ftgate train schema` for the keys this section takes"
+        elif err["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = err["msg"].removeprefix("Value error, ")
+        lines.append(f"  {where}`{key}`: {message}")
+    return "\n".join(lines)
+
+
+def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int | None:
+    """1-based line of the YAML node at ``loc`` (or of its nearest parent that exists)."""
+    best: int | None = None
+    current = node
+    for part in loc:
+        if current is None:
+            break
+        best = current.start_mark.line + 1
+        nxt = None
+        if isinstance(current, yaml.MappingNode) and isinstance(part, str):
+            for key_node, value_node in current.value:
+                if getattr(key_node, "value", None) == part:
+                    best = key_node.start_mark.line + 1
+                    nxt = value_node
+                    break
+        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
+            if 0 <= part < len(current.value):
+                nxt = current.value[part]
+                best = nxt.start_mark.line + 1
+        current = nxt
+    return best
+
+
+def _suggest(loc: list[str | int]) -> str | None:
+    """The nearest field name in the model section that ``loc`` points into."""
+    model: Any = RunConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+        if model is None:
+            return None
+    names = list(getattr(model, "model_fields", {}))
+    matches = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None
+
+
+# -- mapping onto TRL / PEFT -----------------------------------------------
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def check_strategy_supported(config: RunConfig) -> None:
+    """Refuse, early and in words, a strategy this machine cannot run."""
+    if config.strategy != "qlora":
+        return
+    if not cuda_available():
+        raise FtgateError(
+            "strategy `qlora` needs a CUDA device: 4-bit quantized training runs only on GPU",
+            hint="use `strategy: lora` on this machine, or run on a host with a CUDA GPU",
+        )
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise FtgateError(
+            "strategy `qlora` needs the bitsandbytes package, which is not installed",
+            hint="pip install bitsandbytes (or use `strategy: lora`)",
+        )
+
+
+def trainer_kwargs(config: RunConfig, *, cuda: bool | None = None) -> dict[str, Any]:
+    """Keyword arguments for TRL 1.x ``SFTConfig`` or ``DPOConfig``.
+
+    Plain data so it can be logged and hashed; ``trainer_args`` builds the
+    object. ``cuda`` defaults to what torch reports.
+    """
+    if cuda is None:
+        cuda = cuda_available()
+    t = config.training
+    kwargs: dict[str, Any] = {
+        "output_dir": str(config.output_dir()),
+        "run_name": config.run_id,
+        "seed": config.seed,
+        "data_seed": config.seed,
+        "max_length": config.max_length,
+        "num_train_epochs": t.num_train_epochs,
+        "max_steps": t.max_steps,
+        "learning_rate": t.learning_rate,
+        "per_device_train_batch_size": t.per_device_train_batch_size,
+        "per_device_eval_batch_size": t.per_device_eval_batch_size,
+        "gradient_accumulation_steps": t.gradient_accumulation_steps,
+        "lr_scheduler_type": t.lr_scheduler_type,
+        "warmup_steps": t.warmup_steps,
+        "weight_decay": t.weight_decay,
+        "max_grad_norm": t.max_grad_norm,
+        "optim": t.optim,
+        "logging_steps": t.logging_steps,
+        "save_strategy": "steps",
+        "save_steps": t.save_steps,
+        "save_total_limit": t.save_total_limit,
+        "eval_strategy": "steps" if t.eval_steps else "no",
+        "eval_steps": t.eval_steps,
+        "activation_checkpointing": t.activation_checkpointing,
+        "report_to": "none",
+        # Our own truncation is the one the checks measured; TRL's keep_start
+        # matches it, so its pass over the data is a no-op.
+        "truncation_mode": "keep_start",
+        "use_cpu": not cuda,
+        "bf16": bool(cuda and _bf16_supported()),
+        "fp16": False,
+    }
+    if config.objective == "sft":
+        kwargs["packing"] = config.packing
+        # Labels are built by `ftgate data prepare`; TRL must use them as they are.
+        kwargs["assistant_only_loss"] = False
+        kwargs["completion_only_loss"] = None
+    else:
+        assert config.dpo is not None
+        kwargs["beta"] = config.dpo.beta
+        kwargs["loss_type"] = list(config.dpo.loss_type)
+    return kwargs
+
+
+def trainer_args(config: RunConfig, *, cuda: bool | None = None) -> Any:
+    """A TRL ``SFTConfig`` or ``DPOConfig`` for this run."""
+    check_strategy_supported(config)
+    kwargs = trainer_kwargs(config, cuda=cuda)
+    if config.objective == "sft":
+        from trl import SFTConfig
+
+        return SFTConfig(**kwargs)
+    from trl import DPOConfig
+
+    return DPOConfig(**kwargs)
+
+
+def lora_kwargs(config: RunConfig) -> dict[str, Any] | None:
+    if config.strategy == "full" or config.lora is None:
+        return None
+    lo = config.lora
+    return {
+        "task_type": "CAUSAL_LM",
+        "r": lo.r,
+        "lora_alpha": lo.alpha,
+        "lora_dropout": lo.dropout,
+        "target_modules": lo.target_modules,
+        "bias": lo.bias,
+        "use_rslora": lo.use_rslora,
+        "modules_to_save": lo.modules_to_save,
+    }
+
+
+def peft_config(config: RunConfig) -> Any:
+    """A PEFT ``LoraConfig``, or None for full-parameter training."""
+    kwargs = lora_kwargs(config)
+    if kwargs is None:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(**kwargs)
+
+
+def quantization_config(config: RunConfig) -> Any:
+    """A 4-bit ``BitsAndBytesConfig`` for qlora, else None."""
+    if config.strategy != "qlora":
+        return None
+    check_strategy_supported(config)
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
+
+
+def _bf16_supported() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
