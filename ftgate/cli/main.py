@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from collections.abc import Sequence
 
 import click
@@ -96,5 +97,11 @@ def run_cli(args: Sequence[str]) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     except BrokenPipeError:  # pragma: no cover - e.g. `ftgate status | head`
         return 0
+    except Exception as exc:  # a bug in ftgate: one clear line, traceback on request
+        if os.environ.get("FTGATE_DEBUG"):
+            raise
+        click.echo(f"ftgate: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("  fix: rerun with FTGATE_DEBUG=1 for the traceback and report it", err=True)
+        return EXIT_USAGE
     # Commands return their exit code; None means success.
     return rv if isinstance(rv, int) else 0

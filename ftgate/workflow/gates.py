@@ -388,7 +388,8 @@ def gate_handoff(ctx: GateContext) -> list[Finding]:
     if art.read_text_field(doc, "Verified By") is None:
         out.append(Finding(doc.path, None, "the user's verification is not recorded",
                            hint="once the user has checked the work: ftgate done --verified-by NAME"))
-    if ctx.state.bootstrap.mode == BootstrapMode.GIT and art.read_text_field(doc, "Finalization Status") is None:
+    finalization = [p for p in doc.pairs_for("Finalization Status") if p.value.text.strip()]
+    if ctx.state.bootstrap.mode == BootstrapMode.GIT and not finalization:
         out.append(Finding(doc.path, None, "repository finalization status is not recorded",
                            hint="`- Finalization Status: Merged` (or Pushed, Pending, N/A)"))
     return out
