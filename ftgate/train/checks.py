@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import re
+
 import numpy as np
 
 from ftgate.train.config import RunConfig
@@ -74,6 +76,13 @@ def run_checks(config: RunConfig, tok: Any, splits: dict[str, Any], encoded: dic
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+_GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
+
+
+def has_generation_markers(template: str) -> bool:
+    return bool(_GENERATION_TAG.search(template))
 
 
 def _source(enc: Any, seq: int) -> str:
@@ -221,7 +230,7 @@ def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -
         + counts["trained_runs_outside_answers"]
     )
     hint = None
-    if counts["sequences_without_trained_tokens"] and config.data.format == "messages" and "generation" not in tok.template:
+    if counts["sequences_without_trained_tokens"] and config.data.format == "messages" and not has_generation_markers(tok.template):
         hint = (
             "the chat template has no {% generation %} ... {% endgeneration %} block, so no token can be "
             "marked as the assistant's; wrap each assistant message (and its end-of-turn token) in one"

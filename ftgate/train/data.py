@@ -507,8 +507,12 @@ class EncodedSplit:
 def _render(tok: TokenizerInfo, conversations: list[list[dict[str, Any]]], *, generation_prompt: bool, spans: bool) -> tuple[list[str], list[list[tuple[int, int]]]]:
     from transformers.utils.chat_template_utils import render_jinja_template
 
+    from ftgate.train.checks import has_generation_markers
+
     if not conversations:
         return [], []
+    # Without markers there are no spans to track (the mask check reports it).
+    spans = spans and has_generation_markers(tok.template)
     rendered, indices = render_jinja_template(
         conversations=conversations,
         chat_template=tok.template,
