@@ -601,19 +601,31 @@ class RemoveOutcome:
     steps: list[str] = field(default_factory=list)
 
 
-def recorded_bases(worktree: Path, name: str) -> list[str]:
+def recorded_bases(repo: Path, worktree: Path | None, name: str) -> list[str]:
     """Refs the ticket branch counts as merged into: its recorded base and
-    finalization target, on the remote and as local branches."""
-    ticket = find_ticket(worktree, name)
-    if ticket is None:
-        return []
-    record = ticket.read_state().state.bootstrap
+    finalization target, on the remote and as local branches. Read from the
+    worktree when it is there, else from the branch's last commit."""
+    from ftgate.workflow.stages import STATE_FILE
+    from ftgate.workflow.state import read_state
+
+    ticket = find_ticket(worktree, name) if worktree is not None and worktree.is_dir() else None
+    if ticket is not None:
+        record = ticket.read_state().state.bootstrap
+    else:
+        for where in (IN_PROGRESS, DONE):
+            spec = f"refs/heads/{BRANCH_PREFIX}{name}:{TICKETS_DIR}/{where}/{name}/{STATE_FILE}"
+            proc = git(repo, "show", spec, check=False)
+            if proc.returncode == 0:
+                record = read_state(proc.stdout, f"{BRANCH_PREFIX}{name}:{TICKETS_DIR}/{where}/{name}/{STATE_FILE}")\
+                    .state.bootstrap
+                break
+        else:
+            return []
     refs: list[str] = []
     for remote, branch in ((record.resolved_base_remote, record.resolved_base_branch),
                            (record.finalization_remote, record.finalization_branch)):
         if not branch:
             continue
-        branch = str(branch)
         if remote:
             refs.append(f"refs/remotes/{remote}/{branch}")
         refs.append(f"refs/heads/{branch}")
@@ -627,9 +639,6 @@ def remove_ticket_worktree(start: Path, name: str, *, force: bool = False) -> Re
     if here is None:
         raise FtgateError(f"{start} is not inside a git repository")
     outcome = RemoveOutcome(name, branch)
-    pruned = git(here, "worktree", "prune", "--verbose").stderr.strip()
-    if pruned:
-        outcome.steps.append("pruned stale worktree records")
     entry = worktree_for(here, branch)
     main = main_checkout(here)
     if entry is not None and entry.path == main:
@@ -652,10 +661,10 @@ def remove_ticket_worktree(start: Path, name: str, *, force: bool = False) -> Re
             raise _Refused(f"worktree {entry.path} has uncommitted changes:\n    {shown}",
                            hint=f"commit or discard them, or remove anyway (losing them): "
                                 f"ftgate worktree remove {name} --force")
-        try:
-            bases = recorded_bases(entry.path, name)
-        except FtgateError as err:
-            outcome.steps.append(f"could not read the recorded base ({err.message})")
+    try:
+        bases = recorded_bases(here, entry.path if entry is not None else None, name)
+    except FtgateError as err:
+        outcome.steps.append(f"could not read the recorded base ({err.message})")
     bases = [ref for ref in bases if ref_exists(here, ref)]
     for ref in bases:
         if git(here, "merge-base", "--is-ancestor", f"refs/heads/{branch}", ref, check=False).returncode == 0:
@@ -667,6 +676,10 @@ def remove_ticket_worktree(start: Path, name: str, *, force: bool = False) -> Re
                        hint=f"merge or finalize it first (ftgate done --finalize), `git fetch` if it was merged "
                             f"on the remote, or remove the worktree anyway, keeping the branch: "
                             f"ftgate worktree remove {name} --force")
+    # Only now that nothing refuses: a refused remove changes nothing at all.
+    pruned = git(here, "worktree", "prune", "--verbose")
+    if (pruned.stdout + pruned.stderr).strip():
+        outcome.steps.append("pruned stale worktree records")
     if entry is not None:
         args = ["worktree", "remove", str(entry.path)]
         if force:
@@ -681,7 +694,6 @@ def remove_ticket_worktree(start: Path, name: str, *, force: bool = False) -> Re
         else:
             outcome.steps.append(f"kept branch {branch}: it is not merged into its recorded base; "
                                  f"delete it yourself if the work is not needed: git branch -D {branch}")
-    git(here, "worktree", "prune")
     return outcome
 
 
