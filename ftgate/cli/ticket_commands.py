@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from ftgate.errors import EXIT_FINDINGS, EXIT_OK
+from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 from ftgate.workflow import transitions as tr
 from ftgate.workflow.findings import Finding
 from ftgate.workflow.gates import run_gate
@@ -50,9 +50,29 @@ def ticket() -> None:
 @click.argument("name")
 @click.option("--no-worktree", is_flag=True,
               help="Bootstrap in the current checkout instead of a codex/NAME worktree.")
-@click.option("--base", "base", default=None, help="Base branch to record (git only).")
-def ticket_new(name: str, no_worktree: bool, base: str | None) -> int:
-    """Start a ticket at Stage 0 (folder, requirements.md, workflow-state.md)."""
+@click.option("--base", "base", default=None, help="Base branch to cut from and record (git only).")
+@click.option("--remote", default=None, help="Remote to refresh and cut from (git only).")
+@click.option("--path", "path", default=None, type=click.Path(path_type=Path), metavar="DIR",
+              help="Where the ticket's worktree goes (git only).")
+@click.option("--no-fetch", is_flag=True, help="Do not refresh the remote first (git only).")
+def ticket_new(name: str, no_worktree: bool, base: str | None, remote: str | None, path: Path | None,
+               no_fetch: bool) -> int:
+    """Start a ticket at Stage 0 (folder, requirements.md, workflow-state.md).
+
+    In git, the ticket gets its own branch codex/NAME in its own worktree,
+    as `ftgate worktree new` makes them; outside git, or with --no-worktree,
+    it starts in the current folder."""
+    from ftgate.git.worktree import git_toplevel, new_ticket_worktree
+
+    in_git = git_toplevel(Path.cwd()) is not None
+    if in_git and not no_worktree:
+        from ftgate.cli.worktree_commands import report_new
+
+        return report_new(new_ticket_worktree(Path.cwd(), name, base=base, remote=remote, path=path,
+                                              fetch=not no_fetch))
+    if path is not None or remote is not None:
+        raise FtgateError("--path and --remote describe a ticket worktree; they do not apply here",
+                          hint="drop them" + (" or drop --no-worktree" if in_git else ""))
     root = find_repo_root()
     values = bootstrap_for_checkout(root, base)
     created = create_ticket(root, name, values)
