@@ -376,6 +376,15 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
     return VerifyResult(ticket_path, checks, findings, notes, closure)
 
 
+def gate_findings(ticket_path: Path, *, root: Path | None = None) -> list[Finding]:
+    """What the Stage 5 gate and ``ftgate ci`` add: the evidence's findings.
+
+    Findings the report-only gate already states (no completed run, a
+    missing report) are left to it, so nothing is said twice.
+    """
+    return verify_ticket(ticket_path, root=root).findings
+
+
 # ------------------------------------------------------------------ the report
 
 

@@ -1,0 +1,168 @@
+"""`ftgate evidence verify`: trusted evidence passes; stale or edited evidence fails with the reason."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+
+import trainer_project as tp  # noqa: E402
+
+from ftgate.cli.main import run_cli  # noqa: E402
+from ftgate.evidence.verify import verify_ticket  # noqa: E402
+
+pytestmark = pytest.mark.train
+
+
+@pytest.fixture
+def project(tmp_path_factory, tmp_path) -> Path:
+    original = tp.trained_project(tp.session_base(tmp_path_factory), "sft", tp.sft_config, "sft.yaml")
+    return tp.copy_project(original, tmp_path / "project")
+
+
+def _messages(root: Path) -> list[str]:
+    result = verify_ticket(tp.ticket_path(root))
+    assert not result.ok
+    return [f.message for f in result.findings]
+
+
+def test_fresh_evidence_verifies(project: Path) -> None:
+    result = verify_ticket(tp.ticket_path(project))
+    assert result.ok, [f.render() for f in result.findings]
+    assert result.closure == {"SC-001": ("Passed", "RUN-001"), "SC-002": ("Passed", "RUN-001")}
+
+
+def test_source_edit_after_the_run_makes_evidence_stale(project: Path) -> None:
+    (project / "src" / "pipeline.py").write_text("LABEL = 'changed after training'\n")
+    messages = _messages(project)
+    stale = [m for m in messages if "source changed after the run" in m]
+    assert stale and "changed: src/pipeline.py" in stale[0]
+    # Markdown and ticket files are not source: editing them changes nothing.
+    (project / "README.md").write_text("notes\n")
+
+
+def test_new_tracked_source_file_is_named(project: Path) -> None:
+    (project / "src" / "extra.py").write_text("X = 1\n")
+    tp.git(project, "add", "src/extra.py")
+    assert any("added: src/extra.py" in m for m in _messages(project))
+
+
+def test_docs_and_ticket_edits_do_not_make_evidence_stale(project: Path) -> None:
+    (project / "docs").mkdir()
+    (project / "docs" / "guide.md").write_text("how to\n")
+    (project / "NOTES.md").write_text("a note\n")
+    tp.git(project, "add", "docs/guide.md", "NOTES.md")
+    assert verify_ticket(tp.ticket_path(project)).ok
+
+
+def test_changed_data_file_fails_verify(project: Path) -> None:
+    data = project / "train" / "data" / "eval.jsonl"
+    data.write_text(data.read_text().replace('"apple"', '"pear"'))
+    messages = _messages(project)
+    assert any("data train/data/eval.jsonl changed since the run" in m for m in messages)
+
+
+def test_hand_edited_report_number_fails_verify(project: Path) -> None:
+    report = tp.ticket_path(project) / "training-validation-report.md"
+    text = report.read_text()
+    edited = re.sub(r"(\| exact_match \| )1\.0000", r"\g<1>0.9500", text, count=1)
+    assert edited != text
+    report.write_text(edited)
+    messages = _messages(project)
+    assert any("Metric Summary result for RUN-001 exact_match reads '0.9500" in m and "1.0000" in m
+               for m in messages)
+
+
+def test_hand_edited_closure_decision_fails_verify(project: Path) -> None:
+    report = tp.ticket_path(project) / "training-validation-report.md"
+    report.write_text(report.read_text().replace("| Passed | meets exact_match >= 0.8 |",
+                                                 "| Failed | meets exact_match >= 0.8 |"))
+    assert any("Success Criteria Closure says SC-001 is 'Failed'" in m for m in _messages(project))
+
+
+def test_edited_metrics_json_fails_verify(project: Path) -> None:
+    path = tp.ticket_path(project) / "evidence" / "RUN-001" / "metrics.json"
+    data = json.loads(path.read_text())
+    data["baseline"]["exact_match"]["value"] = 0.5
+    path.write_text(json.dumps(data, indent=2))
+    assert any("metrics.json was changed after the run" in m for m in _messages(project))
+
+
+def test_open_and_waived_criteria(project: Path) -> None:
+    ticket = tp.ticket_path(project)
+    requirements = ticket / "requirements.md"
+    requirements.write_text(requirements.read_text() + "- SC-003 (R-001): a reviewer likes the tone\n")
+    assert any("SC-003 is still open" in m for m in _messages(project))
+
+    report = ticket / "training-validation-report.md"
+    base = report.read_text()
+    row = "| SC-003 | R-001 | tone | | | Waived | {} |\n"
+    anchor = "| SC-002 |"
+    head, tail = base.split(anchor, 1)
+    line_end = tail.index("\n") + 1
+    report.write_text(head + anchor + tail[:line_end] + row.format("") + tail[line_end:])
+    assert any("SC-003 is Waived without a reason" in m for m in _messages(project))
+    report.write_text(head + anchor + tail[:line_end] + row.format("rubric judged by the user; no metric")
+                      + tail[line_end:])
+    result = verify_ticket(ticket)
+    assert result.ok, [f.render() for f in result.findings]
+    assert result.closure["SC-003"] == ("Waived", None)
+
+
+def test_cli_exit_codes(project: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(project)
+    assert run_cli(["evidence", "verify", tp.TICKET]) == 0
+    assert "evidence: OK" in capsys.readouterr().out
+    assert run_cli(["evidence", "verify"]) == 0  # the only ticket in progress
+    capsys.readouterr()
+    (project / "src" / "pipeline.py").write_text("LABEL = 'x'\n")
+    assert run_cli(["evidence", "verify", tp.TICKET, "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["ok"] is False and any("src/pipeline.py" in f["message"] for f in out["findings"])
+    assert run_cli(["evidence", "verify", "no-such-ticket"]) == 2
+
+
+def test_verify_needs_no_ml_stack(project: Path) -> None:
+    """The gate and `ftgate ci` run verify where torch is not installed."""
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'torch', 'transformers', 'trl', 'peft', 'datasets', 'accelerate',"
+        " 'numpy', 'matplotlib'}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from ftgate.cli.main import run_cli\n"
+        f"sys.exit(run_cli(['evidence', 'verify', {tp.TICKET!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", blocker], cwd=project, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "evidence: OK" in proc.stdout
+
+
+def test_stage5_gate_runs_the_verifier(project: Path) -> None:
+    """`ftgate advance` from 5 judges the evidence, not only the report's words."""
+    from ftgate.workflow.gates import DirFiles, GateContext, gate_training
+
+    ticket = tp.ticket_path(project)
+    report = ticket / "training-validation-report.md"
+    report.write_text(report.read_text().replace("- Document Status: `In Progress`", "- Document Status: `Current`")
+                      .replace("- Stage 5 Decision: `Fail`", "- Stage 5 Decision: `Pass`"))
+
+    def findings() -> list[str]:
+        ctx = GateContext(files=DirFiles(ticket, "ticket"), state=None, ticket=tp.TICKET,  # type: ignore[arg-type]
+                          folder=ticket, repo_root=project)
+        return [f.message for f in gate_training(ctx)]
+
+    assert findings() == []
+    (project / "src" / "pipeline.py").write_text("LABEL = 'edited after the run'\n")
+    assert any("source changed after the run" in m for m in findings())
