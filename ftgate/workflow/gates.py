@@ -323,6 +323,16 @@ def gate_training(ctx: GateContext) -> list[Finding]:
                 out.append(Finding(doc.path, row.line,
                                    f"Stage 5 Decision is Pass but {ident} is {row.decision.value}",
                                    hint="a Pass needs every criterion Passed or Waived; otherwise decide Fail and re-enter"))
+    # --- Stage 5 evidence (issue 6, owned by ftgate/evidence/verify.py) ---
+    # The report's claims count only when the runs behind them verify: hashes
+    # of config, data and source recomputed, decisions re-derived, the
+    # report's numbers compared with metrics.json. Lazy import: torch-free,
+    # but only this gate pays for it.
+    if ctx.folder is not None:
+        from ftgate.evidence.verify import gate_findings
+
+        out += gate_findings(ctx.folder, root=ctx.repo_root)
+    # --- end Stage 5 evidence ---
     return out
 
 
