@@ -215,3 +215,52 @@ def test_wrong_columns_name_the_file_and_the_fix(write_run, capsys) -> None:
     assert main(["data", "prepare", str(path)]) == 2
     err = capsys.readouterr().err
     assert "train.jsonl: format `messages` needs column(s) messages" in err
+
+
+def test_trl_trainers_consume_the_prepared_data_unchanged(write_run, rows) -> None:
+    """What the checks verified is exactly what TRL trains on, for SFT and DPO."""
+    from transformers import AutoModelForCausalLM
+    from trl import DPOTrainer, SFTTrainer
+
+    from ftgate.train.config import peft_config, trainer_args
+    from ftgate.train.data import load_tokenizer
+
+    overrides = {"training": {"max_steps": 1, "per_device_train_batch_size": 4, "save_steps": 100, "logging_steps": 1}}
+    sft_path = write_run(overrides=overrides)
+    config = load_config(sft_path)
+    assert prepare(config).passed
+    prepared = load_prepared(config)
+    model = AutoModelForCausalLM.from_pretrained(config.base_model()[0])
+    trainer = SFTTrainer(
+        model=model,
+        args=trainer_args(config, cuda=False),
+        train_dataset=prepared["train"],
+        eval_dataset=prepared["eval"],
+        processing_class=load_tokenizer(config),
+        peft_config=peft_config(config),
+    )
+    assert trainer.train_dataset["input_ids"] == prepared["train"]["input_ids"]
+    assert trainer.train_dataset["labels"] == prepared["train"]["labels"]
+    trainer.train()
+
+    pairs = [
+        {
+            "prompt": [{"role": "user", "content": f"Colour {i}?"}],
+            "chosen": [{"role": "assistant", "content": "red"}],
+            "rejected": [{"role": "assistant", "content": f"blue {i}"}],
+        }
+        for i in range(8)
+    ]
+    dpo_path = write_run(train=pairs, eval=[dict(pairs[0], prompt=[{"role": "user", "content": "Hue?"}])], overrides={"objective": "dpo", **overrides})
+    config = load_config(dpo_path)
+    assert prepare(config).passed
+    prepared = load_prepared(config)
+    trainer = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(config.base_model()[0]),
+        args=trainer_args(config, cuda=False),
+        train_dataset=prepared["train"],
+        processing_class=load_tokenizer(config),
+        peft_config=peft_config(config),
+    )
+    for column in ("prompt_ids", "chosen_ids", "rejected_ids"):
+        assert trainer.train_dataset[column] == prepared["train"][column], column
