@@ -540,21 +540,35 @@ def _token_range(enc: Any, start: int, end: int) -> tuple[int, int] | None:
     return first, last + 1
 
 
-def _locate(text: str, messages: list[dict[str, Any]], cursor: int = 0) -> tuple[list[tuple[int, int] | None], int]:
-    """Character range of each message's content in the rendered text, in order."""
+def _locate(text: str, messages: list[dict[str, Any]], enc: Any) -> list[tuple[int, int] | None]:
+    """Character range of each message's content in the rendered text, in order.
+
+    A match must begin a token (or follow whitespace the token starts with),
+    so an answer like "end" is not found inside a ``<|end|>`` marker.
+    """
     found: list[tuple[int, int] | None] = []
+    cursor = 0
     for message in messages:
         content = message["content"]
-        at = text.find(content, cursor) if content else -1
-        if at < 0 and content.strip():
+        if content.strip() and text.find(content, cursor) < 0:
             content = content.strip()  # templates often trim
-            at = text.find(content, cursor)
-        if at < 0 or not content:
+        at = text.find(content, cursor) if content else -1
+        while at >= 0 and not _starts_token(text, enc, at):
+            at = text.find(content, at + 1)
+        if at < 0:
             found.append(None)
             continue
         found.append((at, at + len(content)))
         cursor = at + len(content)
-    return found, cursor
+    return found
+
+
+def _starts_token(text: str, enc: Any, at: int) -> bool:
+    token = enc.char_to_token(at)
+    if token is None:
+        return False
+    start = enc.token_to_chars(token)[0]
+    return start == at or (start == at - 1 and text[at - 1].isspace())
 
 
 def encode_split(split: SplitRows, tok: TokenizerInfo, fmt: str) -> EncodedSplit:
@@ -659,7 +673,7 @@ def _encode_messages(name: str, rows: list[Row], tok: TokenizerInfo) -> EncodedS
                 b.trained_ranges.append((i, tokens[0], tokens[1]))
                 last_start = tokens[0]
         b.target_start.append(last_start)
-        located, _ = _locate(full_text[i], row.messages)  # type: ignore[arg-type]
+        located = _locate(full_text[i], row.messages, enc)  # type: ignore[arg-type]
         b.add_ranges(i, enc, located, [m["role"] == "assistant" for m in row.messages])  # type: ignore[union-attr]
         p_ids = prompts[i].ids
         f_ids = enc.ids
@@ -699,7 +713,7 @@ def _encode_conversational_pairs(name: str, rows: list[Row], tok: TokenizerInfo)
             b.prompt_len.append(len(p_ids))
             b.prompt_prefix_len.append(shared)
             messages = row.prompt + row.targets[t]  # type: ignore[operator]
-            located, _ = _locate(texts[t][i], messages)
+            located = _locate(texts[t][i], messages, enc)
             b.add_ranges(seq, enc, located, [k >= len(row.prompt) for k in range(len(messages))])
     return b.freeze(name, rows, prompt_ids, 0)
 

@@ -183,3 +183,13 @@ def test_cli_exits_1_and_names_the_failing_check(write_run, rows, capsys, tmp_pa
     # A failed preparation is not something training may consume.
     assert main(["data", "verify", str(path)]) == 1
     assert "failed leakage" in capsys.readouterr().out
+
+
+def test_answers_that_look_like_template_words_are_not_false_alarms(write_run, rows) -> None:
+    tricky = [
+        {"messages": [{"role": "user", "content": "Last word?"}, {"role": "assistant", "content": word}]}
+        for word in ("end", "user", "assistant", "s", "Last word?")
+    ]
+    result = prepare(load_config(write_run(train=rows.conversations(5) + tricky)))
+    assert result.passed, [(c.name, c.examples) for c in result.checks if not c.passed]
+    assert _check(result, "assistant_mask").counts["unverifiable_contents"] == 0
