@@ -1,0 +1,172 @@
+"""Enforcement commands: check, hook, ci, install, doctor, config.
+
+Thin: parse arguments, call ``ftgate.git`` / ``ftgate.policy``, print. The
+hooks normally reach the same functions through ``ftgate.git.fastpath``
+without loading click; these commands are the documented, ``--help``-able
+face of them. Exit codes: 0 fine, 1 refused, 2 bad usage, config or git
+failure.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
+
+
+@click.command()
+@click.option("-v", "--verbose", is_flag=True, help="Also say so when the change is fine.")
+def check(verbose: bool) -> int:
+    """Judge the staged change (the index against HEAD), as the pre-commit hook does.
+
+    Source may change only while the governing ticket is at Stage 4 with Code
+    Edit Permission Unlocked, in the staged files themselves.
+    """
+    from ftgate.git import precommit
+
+    return precommit.main(["-v"] if verbose else [])
+
+
+@click.group()
+def hook() -> None:
+    """Entry points for git hooks (pre-commit, pre-push, pre-receive, update)."""
+
+
+@hook.command("pre-commit")
+@click.option("-v", "--verbose", is_flag=True)
+def hook_pre_commit(verbose: bool) -> int:
+    """Same as `ftgate check`."""
+    from ftgate.git import precommit
+
+    return precommit.main(["-v"] if verbose else [])
+
+
+@hook.command("pre-push")
+@click.argument("remote", required=False, default="")
+@click.argument("url", required=False, default="")
+def hook_pre_push(remote: str, url: str) -> int:
+    """Judge every commit of every pushed ref not yet on REMOTE (lines on stdin)."""
+    from ftgate.git import prepush
+
+    return prepush.main([remote, url])
+
+
+@hook.command("pre-receive")
+def hook_pre_receive() -> int:
+    """Server side: judge every pushed ref (`<old> <new> <ref>` lines on stdin)."""
+    from ftgate.git import receive
+
+    return receive.pre_receive()
+
+
+@hook.command("update")
+@click.argument("ref")
+@click.argument("old")
+@click.argument("new")
+def hook_update(ref: str, old: str, new: str) -> int:
+    """Server side: judge one pushed ref; refusing it leaves the other refs alone."""
+    from ftgate.git import receive
+
+    return receive.update([ref, old, new])
+
+
+@click.command()
+@click.option("--base", required=True, help="The commit the range starts after (e.g. origin/main).")
+@click.option("--head", "head", default="HEAD", show_default=True, help="The last commit to judge.")
+@click.option("--branch", default=None,
+              help="Branch the commits are for (codex/<ticket> names the ticket); default from the CI environment.")
+@click.option("--github/--no-github", "github", default=None,
+              help="GitHub Actions annotations and job summary (default: when GITHUB_ACTIONS=true).")
+def ci(base: str, head: str, branch: str | None, github: bool | None) -> int:
+    """Judge every commit in BASE..HEAD; exit 1 when any is refused."""
+    from ftgate.git import ci as ci_mod
+
+    return ci_mod.run(base, head, branch=branch, github=github)
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+@click.option("--server", "server", is_flag=True,
+              help="PATH is a bare repository (or a GitLab custom_hooks folder): install server hooks.")
+@click.option("--hook", "hooks", multiple=True, type=click.Choice(["pre-commit", "pre-push", "pre-receive", "update"]),
+              help="Which hooks (default: pre-commit and pre-push; with --server: update).")
+@click.option("--force", is_flag=True, help="Replace a hook ftgate did not write (kept as <hook>.ftgate-backup).")
+def install(path: Path | None, server: bool, hooks: tuple[str, ...], force: bool) -> int:
+    """Write ftgate's git hooks (for users who do not use the pre-commit framework)."""
+    from ftgate.git.install import install_hooks
+
+    repo = path or Path.cwd()
+    if server and path is None:
+        raise FtgateError("--server needs the path of the bare repository", hint="ftgate install --server /srv/git/x.git")
+    report = install_hooks(repo, server=server, force=force, hooks=hooks or None)
+    for line in report.lines():
+        click.echo(line)
+    if not report.ok:
+        click.echo("ftgate: some hooks were left alone because another tool wrote them; rerun with --force to "
+                   "replace them (the old ones are kept as <hook>.ftgate-backup)", err=True)
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@click.command()
+@click.argument("path", required=False, type=click.Path(path_type=Path))
+def doctor(path: Path | None) -> int:
+    """Report installed hooks, missing ones, and whether this checkout is protected."""
+    from ftgate.git.doctor import diagnose
+
+    report = diagnose(path or Path.cwd())
+    for line in report.lines:
+        click.echo(line)
+    return EXIT_OK if report.protected else EXIT_FINDINGS
+
+
+@click.group()
+def config() -> None:
+    """The repository's ftgate.yaml."""
+
+
+@config.command("schema")
+def config_schema() -> int:
+    """Print the JSON Schema of ftgate.yaml."""
+    from ftgate.policy.config import json_schema
+
+    click.echo(json_schema())
+    return EXIT_OK
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True)
+def config_show(as_json: bool) -> int:
+    """Validate ./ftgate.yaml and print the effective policy."""
+    from ftgate.policy.config import load_config
+    from ftgate.workflow.tickets import find_repo_root
+
+    cfg = load_config(find_repo_root())
+    if as_json:
+        click.echo(json.dumps(cfg.model_dump(), indent=2))
+    else:
+        click.echo(f"untracked_source: {cfg.untracked_source}")
+        click.echo(f"ticket: {cfg.ticket or '(none)'}")
+        click.echo("source.include: " + ", ".join(cfg.source.include))
+        click.echo("source.exclude: " + ", ".join(cfg.source.exclude))
+        click.echo("always: tickets/ is never source; ftgate.yaml always is")
+    return EXIT_OK
+
+
+@config.command("is-source")
+@click.argument("paths", nargs=-1, required=True)
+def config_is_source(paths: tuple[str, ...]) -> int:
+    """Say whether each repository path is source under ./ftgate.yaml."""
+    from ftgate.policy.config import load_config
+    from ftgate.workflow.tickets import find_repo_root
+
+    cfg = load_config(find_repo_root())
+    for p in paths:
+        click.echo(f"{'source' if cfg.is_source(p) else 'not source'}\t{p}")
+    return EXIT_OK
+
+
+__all__ = ["check", "ci", "config", "doctor", "hook", "install"]

@@ -1,0 +1,99 @@
+"""Commits to judge, and each commit's own change, in batches.
+
+``new_commits`` lists commits (with parents) with one ``rev-list`` per ref;
+``commit_units`` turns any number of commits into judge units with a single
+``diff-tree --stdin``. A merge's change is what ``diff-tree --cc`` reports:
+only paths whose result differs from every parent, so a clean merge of a
+finished ticket branch changes nothing and an evil merge shows its extra
+edit. stdlib only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ftgate.git import plumbing as pl
+from ftgate.git.judge import Judge, Judged, Unit
+
+
+@dataclass(slots=True)
+class RefUpdate:
+    old: str
+    new: str
+    ref: str
+
+    @property
+    def deleted(self) -> bool:
+        return pl.is_zero(self.new)
+
+    @property
+    def created(self) -> bool:
+        return pl.is_zero(self.old)
+
+    @property
+    def branch(self) -> str | None:
+        return self.ref[len("refs/heads/"):] if self.ref.startswith("refs/heads/") else None
+
+
+def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: bool = False,
+             exclude_remotes: str | None = None, cwd: str | None = None) -> list[list[str]]:
+    """``[[commit, parent...], ...]`` oldest first."""
+    lines = [*include, "--not", *exclude]
+    if exclude_all:
+        lines.append("--all")
+    if exclude_remotes is not None:
+        lines.append(f"--remotes={exclude_remotes}")
+    payload = "".join(x + "\n" for x in lines).encode()
+    out = pl.git(["rev-list", "--parents", "--reverse", "--topo-order", "--stdin"], cwd=cwd, input=payload)
+    return [line.split() for line in out.decode("ascii").splitlines() if line]
+
+
+def commit_units(commits: Sequence[list[str]], *, branch: str | None, ref: str | None,
+                 cwd: str | None = None) -> list[Unit]:
+    if not commits:
+        return []
+    payload = "".join(c[0] + "\n" for c in commits).encode()
+    out = pl.git(["diff-tree", "--stdin", "-z", "-r", "--raw", "-M", "--cc", "--root"], cwd=cwd, input=payload)
+    by_commit = {commit: entries for commit, entries in pl.parse_raw(out, with_commits=True) if commit}
+    units = []
+    for line in commits:
+        commit, parents = line[0], line[1:]
+        units.append(Unit(label=f"commit {commit[:10]}", after=commit, before=parents[0] if parents else None,
+                          entries=by_commit.get(commit, []), branch=branch, commit=commit, ref=ref))
+    return units
+
+
+def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclude_remotes: str | None = None,
+                  exclude_all: bool = True, old_may_be_missing: bool = False
+                  ) -> list[tuple[RefUpdate, list[Judged]]]:
+    """Judge every commit each update brings that the repository (or, for
+    pre-push, the remote) does not have yet. Every ref is judged, not only
+    the first; a deleted ref brings nothing to judge."""
+    judge = Judge(cwd=cwd)
+    plan: list[tuple[RefUpdate, list[Unit]]] = []
+    all_units: list[Unit] = []
+    seen: set[str] = set()
+    for update in updates:
+        if update.deleted:
+            plan.append((update, []))
+            continue
+        exclude = [] if update.created else [update.old]
+        if old_may_be_missing:
+            # pre-push: the remote's tip may be a commit we never fetched.
+            exclude = [e for e in exclude if _exists(e, cwd)]
+        commits = rev_list([update.new], exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes,
+                           cwd=cwd)
+        # A commit shared by two pushed refs is judged once, for the first.
+        commits = [c for c in commits if c[0] not in seen]
+        seen.update(c[0] for c in commits)
+        units = commit_units(commits, branch=update.branch, ref=update.ref, cwd=cwd)
+        plan.append((update, units))
+        all_units += units
+    judged = {id(j.unit): j for j in judge.judge(all_units)}
+    return [(update, [judged[id(u)] for u in units]) for update, units in plan]
+
+
+def _exists(oid: str, cwd: str | None) -> bool:
+    out = pl.git(["rev-parse", "-q", "--verify", f"{oid}^{{commit}}"], cwd=cwd, ok_codes=(0, 1, 128))
+    return bool(out.strip())

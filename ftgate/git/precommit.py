@@ -1,0 +1,108 @@
+"""``ftgate check``: the pre-commit door.
+
+Judges what is staged (the index against ``HEAD``, or against the empty tree
+before the first commit), never the working tree: with ``git add -p`` only
+the staged half is committed, so only it counts. ``GIT_INDEX_FILE`` is
+honoured, so ``git commit -a`` and ``git commit PATH`` (which stage into a
+temporary index) are judged on what they will really commit.
+
+stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ftgate.git import plumbing as pl
+from ftgate.git.judge import INDEX, Judge, Judged, Unit
+from ftgate.git.report import render
+from ftgate.policy.decide import show_path
+
+
+def worktree_git_dir(cwd: str | None = None) -> Path | None:
+    """The per-worktree git dir (where ``HEAD`` lives), without a process."""
+    env = os.environ.get("GIT_DIR")
+    if env:
+        return Path(cwd or ".").joinpath(env).resolve()
+    start = Path(cwd or os.getcwd()).resolve()
+    for folder in (start, *start.parents):
+        dot = folder / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():
+            try:
+                text = dot.read_text(encoding="utf-8").strip()
+            except OSError:
+                return None
+            if text.startswith("gitdir:"):
+                return (folder / text.split(":", 1)[1].strip()).resolve()
+            return None
+    return None
+
+
+def current_branch(cwd: str | None = None) -> str | None:
+    git_dir = worktree_git_dir(cwd)
+    if git_dir is not None:
+        try:
+            head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+        except OSError:
+            head = ""
+        if head.startswith("ref: refs/heads/"):
+            return head[len("ref: refs/heads/"):]
+        if head:
+            return None  # detached (rebase, bisect)
+    try:
+        out = pl.git(["symbolic-ref", "-q", "HEAD"], cwd=cwd, ok_codes=(0, 1)).decode().strip()
+    except pl.GitError:
+        return None
+    return out[len("refs/heads/"):] if out.startswith("refs/heads/") else None
+
+
+def staged_unit(cwd: str | None = None) -> Unit:
+    args = ["diff-index", "--cached", "-z", "--raw", "-M", "--no-ext-diff", "--ignore-submodules=none"]
+    before: str | None = "HEAD"
+    try:
+        raw = pl.git([*args, "HEAD", "--"], cwd=cwd)
+    except pl.GitError:
+        # No commit yet: everything staged is added.
+        head = pl.git(["rev-parse", "-q", "--verify", "HEAD"], cwd=cwd, ok_codes=(0, 1)).strip()
+        if head:
+            raise
+        raw = pl.git([*args, pl.empty_tree(cwd), "--"], cwd=cwd)
+        before = None
+    entries = pl.parse_raw(raw)[0][1]
+    return Unit(label="staged changes" if before else "staged changes (first commit)", after=INDEX,
+                before=before, entries=entries, branch=current_branch(cwd),
+                explicit_ticket=os.environ.get("FTGATE_TICKET") or None)
+
+
+def check_staged(cwd: str | None = None) -> Judged:
+    return Judge(cwd=cwd).judge([staged_unit(cwd)])[0]
+
+
+def main(argv: Sequence[str] = (), *, cwd: str | None = None) -> int:
+    """Exit 0 when the staged change may be committed, 1 when it is refused,
+    2 when git could not be asked."""
+    verbose = "-v" in argv or "--verbose" in argv
+    try:
+        judged = check_staged(cwd)
+    except pl.GitError as err:
+        print(f"ftgate: cannot read the staged change: {err}", file=sys.stderr)
+        return 2
+    lines = render([judged], show_ok=verbose)
+    if not judged.verdict.allowed:
+        lines.append("ftgate: the commit was not made. `ftgate status` shows the ticket's stage; "
+                     "`git restore --staged PATH` unstages a file.")
+        print("\n".join(lines), file=sys.stderr)
+        return 1
+    if verbose:
+        count = len(judged.verdict.source_paths)
+        ticket = judged.verdict.ticket
+        lines.append(f"ftgate: ok ({count} source change(s)"
+                     + (f", ticket {show_path(ticket)} at Stage 4 Unlocked)" if count and ticket else ")"))
+    if lines:
+        print("\n".join(lines), file=sys.stderr)
+    return 0

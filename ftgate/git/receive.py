@@ -1,0 +1,113 @@
+"""Server-side doors: ``ftgate hook pre-receive`` and ``ftgate hook update``.
+
+They speak git's hook protocol (githooks(5)):
+
+* pre-receive reads ``<old> <new> <ref>`` lines on stdin, one per pushed
+  ref, and refuses the whole push when any commit is refused;
+* update gets ``<ref> <old> <new>`` as arguments and refuses only its ref,
+  so the other refs of the push still land ("judged ref by ref").
+
+An all-zero id means a created (old) or deleted (new) ref. Every commit a ref
+brings that the repository does not have yet is judged against its own
+parent, with the ticket state of its own tree. Objects of the push sit in a
+quarantine directory that git announces through ``GIT_OBJECT_DIRECTORY`` and
+``GIT_ALTERNATE_OBJECT_DIRECTORIES``; the git processes ftgate starts
+inherit that environment unchanged, so they see the pushed objects.
+
+Push options (``git push -o ftgate.verbose``) arrive as
+``GIT_PUSH_OPTION_COUNT`` / ``GIT_PUSH_OPTION_<n>``; none of them can skip
+the check. Messages go to stderr, which the client prints as ``remote:``
+lines (prefixed ``GL-HOOK-ERR:`` under GitLab, which shows only those).
+
+stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from ftgate.git import plumbing as pl
+from ftgate.git.history import RefUpdate, judge_updates
+from ftgate.git.judge import Judged
+from ftgate.git.report import for_remote, render
+
+
+def push_options(environ: dict[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    try:
+        count = int(env.get("GIT_PUSH_OPTION_COUNT", "0"))
+    except ValueError:
+        return []
+    return [env.get(f"GIT_PUSH_OPTION_{i}", "") for i in range(count)]
+
+
+def parse_updates(lines: Sequence[str]) -> list[RefUpdate]:
+    updates = []
+    for line in lines:
+        parts = line.rstrip("\n").split(" ", 2)
+        if len(parts) != 3 or not parts[2]:
+            raise ValueError(f"unexpected hook input line {line!r}; expected '<old-id> <new-id> <ref>'")
+        updates.append(RefUpdate(parts[0], parts[1], parts[2]))
+    return updates
+
+
+def _emit(lines: list[str], stream: TextIO) -> None:
+    if lines:
+        stream.write("\n".join(for_remote(lines)) + "\n")
+        stream.flush()
+
+
+def _report(results: list[tuple[RefUpdate, list[Judged]]], *, verbose: bool, stream: TextIO) -> bool:
+    ok = True
+    lines: list[str] = []
+    for update, judged in results:
+        refused = [j for j in judged if not j.verdict.allowed]
+        if refused:
+            ok = False
+        if update.deleted:
+            if verbose:
+                lines.append(f"ftgate: {update.ref}: deleted (nothing to judge)")
+            continue
+        body = render(judged, show_ok=False)
+        if body:
+            lines += body
+        if verbose or refused:
+            state = "refused" if refused else "ok"
+            lines.append(f"ftgate: {update.ref}: {state} ({len(judged)} new commit(s) judged)")
+    _emit(lines, stream)
+    return ok
+
+
+def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cwd: str | None = None) -> int:
+    stdin = stdin if stdin is not None else sys.stdin
+    stream = stream if stream is not None else sys.stderr
+    try:
+        updates = parse_updates([line for line in stdin.read().splitlines() if line.strip()])
+        results = judge_updates(updates, cwd=cwd)
+    except (ValueError, pl.GitError) as err:
+        _emit([f"ftgate: pre-receive could not judge the push: {err}"], stream)
+        return 2
+    verbose = "ftgate.verbose" in push_options()
+    ok = _report(results, verbose=verbose, stream=stream)
+    if not ok:
+        _emit(["ftgate: push refused; nothing was updated"], stream)
+    return 0 if ok else 1
+
+
+def update(argv: Sequence[str], *, stream: TextIO | None = None, cwd: str | None = None) -> int:
+    stream = stream if stream is not None else sys.stderr
+    if len(argv) != 3:
+        _emit(["ftgate: the update hook takes <ref> <old-id> <new-id>"], stream)
+        return 2
+    ref, old, new = argv
+    try:
+        results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd)
+    except pl.GitError as err:
+        _emit([f"ftgate: update hook could not judge {ref}: {err}"], stream)
+        return 2
+    verbose = "ftgate.verbose" in push_options()
+    ok = _report(results, verbose=verbose, stream=stream)
+    return 0 if ok else 1

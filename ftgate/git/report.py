@@ -1,0 +1,108 @@
+"""Turning verdicts into text: a terminal, a git client's ``remote:`` lines
+(with GitLab's ``GL-HOOK-ERR:`` prefix when GitLab runs the hook), and GitHub
+Actions annotations. stdlib only."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from ftgate.git.judge import Judged
+from ftgate.policy.decide import Reason, show_path
+
+# A push of a huge refused commit should not print a million lines.
+MAX_REASONS_SHOWN = 50
+
+
+def under_gitlab() -> bool:
+    # GitLab's hooks run with GL_ID / GL_PROJECT_PATH / GL_REPOSITORY set.
+    return bool(os.environ.get("GL_ID") or os.environ.get("GL_PROJECT_PATH") or os.environ.get("GL_REPOSITORY"))
+
+
+# Rules whose message already starts with the changed path.
+_PATH_IN_MESSAGE = {"source-locked", "no-ticket"}
+
+
+def reason_text(reason: Reason) -> list[str]:
+    message = reason.message
+    if reason.rule not in _PATH_IN_MESSAGE and reason.path and not message.startswith(reason.path):
+        message = f"{show_path(reason.path)}: {message}"
+    return [f"- {message}", f"    fix: {reason.fix}"]
+
+
+def render(judged: Sequence[Judged], *, header: str | None = None, show_ok: bool = False) -> list[str]:
+    lines: list[str] = []
+    refused = [j for j in judged if not j.verdict.allowed]
+    if header:
+        lines.append(header)
+    for item in judged:
+        verdict = item.verdict
+        if verdict.allowed and not (show_ok or verdict.notes):
+            continue
+        where = item.unit.label
+        if item.unit.ref:
+            where += f" on {show_path(item.unit.ref)}"
+        if verdict.allowed:
+            if show_ok:
+                lines.append(f"ftgate: {where}: ok")
+            for note in verdict.notes:
+                lines.append(f"ftgate: {where}: note: {note}")
+            continue
+        lines.append(f"ftgate: {where}: refused ({len(verdict.reasons)} reason(s))")
+        for reason in verdict.reasons[:MAX_REASONS_SHOWN]:
+            lines.extend("  " + line for line in reason_text(reason))
+        if len(verdict.reasons) > MAX_REASONS_SHOWN:
+            lines.append(f"  ... and {len(verdict.reasons) - MAX_REASONS_SHOWN} more")
+        for note in verdict.notes:
+            lines.append(f"  note: {note}")
+    if refused:
+        lines.append(f"ftgate: {len(refused)} of {len(judged)} change(s) refused: source may change only while "
+                     "the ticket is at Stage 4 with Code Edit Permission Unlocked")
+    return lines
+
+
+def for_remote(lines: Sequence[str]) -> list[str]:
+    """Lines a git client shows as ``remote: ...``; GitLab shows a hook's
+    message to the user only when it starts with ``GL-HOOK-ERR:``."""
+    if under_gitlab():
+        return [f"GL-HOOK-ERR: {line}" for line in lines]
+    return list(lines)
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_annotations(judged: Sequence[Judged]) -> list[str]:
+    out = []
+    for item in judged:
+        if item.verdict.allowed:
+            continue
+        for reason in item.verdict.reasons[:MAX_REASONS_SHOWN]:
+            title = f"ftgate {reason.rule} ({item.unit.label})"
+            out.append(f"::error file={_escape_property(reason.path)},title={_escape_property(title)}::"
+                       f"{_escape_data(reason.message + ' | fix: ' + reason.fix)}")
+    return out
+
+
+def github_summary(judged: Sequence[Judged], base: str, head: str) -> str:
+    refused = [j for j in judged if not j.verdict.allowed]
+    lines = ["## ftgate", ""]
+    if not refused:
+        lines.append(f"All {len(judged)} commit(s) in `{base}..{head}` keep source changes inside Stage 4 Unlocked.")
+        return "\n".join(lines) + "\n"
+    lines.append(f"**{len(refused)} of {len(judged)} commit(s) refused** in `{base}..{head}`.")
+    lines += ["", "| Commit | Path | Rule | Why | Fix |", "|---|---|---|---|---|"]
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    for item in refused:
+        for reason in item.verdict.reasons[:MAX_REASONS_SHOWN]:
+            lines.append(f"| {cell(item.unit.label)} | `{cell(show_path(reason.path))}` | {reason.rule} | "
+                         f"{cell(reason.message)} | {cell(reason.fix)} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,199 @@
+"""``ftgate.yaml``: the repository's enforcement policy, validated with pydantic.
+
+This module is heavy (pydantic, yaml, pathspec) and stays off the commit hot
+path: :func:`compile_policy` turns a config into plain data once, and
+:mod:`ftgate.policy.compiled` caches that by the file's blob id so the hooks
+only read a small JSON file.
+
+Public API (used by the trainer to hash "the source files"):
+
+* :func:`load_config(repo_root) <load_config>` -> :class:`Config`
+* :meth:`Config.is_source(path) <Config.is_source>` -> bool
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ftgate.errors import FtgateError
+from ftgate.policy.paths import CONFIG_FILE, CompiledList, SourceMatcher
+
+DEFAULT_EXCLUDE: tuple[str, ...] = ("*.md", "*.rst", "docs/")
+
+
+class SourceRules(BaseModel):
+    """Which paths are source code. Patterns are gitignore-style (``*.md``,
+    ``docs/``, ``/build``, ``src/**/gen_*.py``, ``!keep.md``); within a list
+    the last matching pattern wins. A path is source when ``include``
+    matches it and ``exclude`` does not. Ticket folders (``tickets/``) are
+    never source and ``ftgate.yaml`` always is, whatever these say."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    include: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Patterns of source paths (default: every path).",
+    )
+    exclude: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXCLUDE),
+        description="Patterns of paths that are not source although include matches them "
+                    "(default: documentation, which Stage 7 edits while source is locked).",
+    )
+
+
+class Config(BaseModel):
+    """The ``ftgate.yaml`` at the repository root."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = Field(1, description="Format version of this file.")
+    source: SourceRules = Field(default_factory=SourceRules, description="What counts as source code.")
+    untracked_source: Literal["block", "allow"] = Field(
+        "block",
+        description="What to do with a source change that no ticket governs (no codex/<ticket> branch, "
+                    "no ticket folder touched, no default ticket): block it, or allow it.",
+    )
+    ticket: str | None = Field(
+        None,
+        description="A ticket that governs changes when neither the branch nor the change names one.",
+    )
+
+    @cached_property
+    def matcher(self) -> SourceMatcher:
+        return SourceMatcher(compile_patterns(self.source.include, "source.include"),
+                             compile_patterns(self.source.exclude, "source.exclude"))
+
+    def is_source(self, path: str) -> bool:
+        """Whether a change to ``path`` (repository-relative, ``/``-separated)
+        needs the governing ticket at Stage 4 Unlocked."""
+        return self.matcher.is_source(path)
+
+
+def compile_patterns(patterns: list[str], key: str) -> CompiledList:
+    from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
+    out: list[tuple[str, bool]] = []
+    for index, pattern in enumerate(patterns):
+        try:
+            regex, positive = GitIgnoreSpecPattern.pattern_to_regex(pattern)
+        except Exception as exc:  # pathspec raises several types for bad patterns
+            raise FtgateError(f"{CONFIG_FILE}: {key}[{index}] {pattern!r} is not a valid pattern ({exc})",
+                              hint="use gitignore syntax, e.g. `*.md`, `docs/`, `/build`") from None
+        if regex is not None:
+            out.append((regex, bool(positive)))
+    return tuple(out)
+
+
+# ------------------------------------------------------------------ loading
+
+
+def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
+    """Where each key sits in the YAML (1-based lines), so errors can point."""
+    import yaml
+
+    lines: dict[tuple[str | int, ...], int] = {}
+
+    def walk(node: Any, prefix: tuple[str | int, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                path = prefix + (str(key.value),)
+                lines[path] = key.start_mark.line + 1
+                walk(value, path)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                lines[prefix + (index,)] = item.start_mark.line + 1
+                walk(item, prefix + (index,))
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return lines
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+_FIELDS: dict[tuple[str | int, ...], tuple[str, ...]] = {
+    (): tuple(Config.model_fields),
+    ("source",): tuple(SourceRules.model_fields),
+}
+
+
+def parse_config(text: str, label: str = CONFIG_FILE) -> Config:
+    """Validate the text of an ``ftgate.yaml``. Raises :class:`FtgateError`
+    naming the key and line, with a suggestion for a misspelt key."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{label}:{mark.line + 1}" if mark is not None else label
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise FtgateError(f"{where}: not valid YAML ({problem})",
+                          hint="fix the syntax; `ftgate config schema` prints what the file may hold") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise FtgateError(f"{label}:1: the file must be a mapping of keys (version, source, untracked_source, "
+                          f"ticket), not a {type(data).__name__}")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        lines = _key_lines(text)
+        error = exc.errors()[0]
+        loc = tuple(error["loc"])
+        line = lines.get(loc) or lines.get(loc[:-1])
+        where = f"{label}:{line}" if line else label
+        key = ".".join(str(p) for p in loc) or "(top level)"
+        if error["type"] == "extra_forbidden":
+            known = _FIELDS.get(loc[:-1], ())
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"did you mean `{close[0]}`?" if close else f"known keys here: {', '.join(known)}"
+            raise FtgateError(f"{where}: unknown key `{key}`", hint=hint) from None
+        raise FtgateError(f"{where}: `{key}`: {error['msg']}",
+                          hint="`ftgate config schema` prints what each key accepts") from None
+    # Compile now so a bad pattern is reported when the file is read.
+    _ = config.matcher
+    return config
+
+
+def load_config(repo_root: Path) -> Config:
+    """The config of a checkout (its ``ftgate.yaml`` on disk), or the
+    defaults when there is none."""
+    path = Path(repo_root) / CONFIG_FILE
+    if not path.is_file():
+        return Config()
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FtgateError(f"{CONFIG_FILE}: not UTF-8 text (byte {exc.start})") from None
+    return parse_config(text, CONFIG_FILE)
+
+
+def json_schema() -> str:
+    return json.dumps(Config.model_json_schema(), indent=2)
+
+
+def compile_policy(data: bytes | None, label: str = CONFIG_FILE) -> dict[str, Any]:
+    """The plain data the hooks need from a config (or its error), for the
+    cache. ``data`` None means no ``ftgate.yaml``: the defaults."""
+    try:
+        if data is None:
+            config = Config()
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise FtgateError(f"{label}: not UTF-8 text (byte {exc.start})") from None
+            config = parse_config(text, label)
+    except FtgateError as err:
+        return {"ok": False, "error": err.message, "hint": err.hint}
+    return {"ok": True, "matcher": config.matcher.to_json(), "untracked_source": config.untracked_source,
+            "ticket": config.ticket}

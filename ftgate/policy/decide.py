@@ -1,0 +1,378 @@
+"""The one decision: may this change land?
+
+``decide(change, policy)`` is pure: no git, no files, no clock. Every door
+(pre-commit, pre-push, pre-receive, update, CI) gathers a :class:`Change`
+from its own source and asks it, so the rule lives in one place:
+
+* a change to a source path is allowed only when the governing ticket shows
+  ``Current Stage = 4`` and ``Code Edit Permission = Unlocked`` on the
+  change's own side (the index, or the commit's tree);
+* a change to a ticket's ``workflow-state.md`` must be one legal step of the
+  workflow (see :mod:`ftgate.policy.steps`);
+* a state file that cannot be read for certain blocks (fail closed).
+
+stdlib only at import time: the transition check imports the workflow's gate
+validators, and only when a change actually edits a state file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+# Mirrors ftgate.workflow.stages.STATE_FILE and ftgate.workflow.tickets (a
+# test keeps them equal); importing those here would cost the hook ~30 ms.
+STATE_FILE = "workflow-state.md"
+TICKETS = "tickets"
+IN_PROGRESS = "in-progress"
+DONE = "done"
+BRANCH_PREFIX = "codex/"
+CONFIG_FILE = "ftgate.yaml"
+
+STATUS_WORDS = {
+    "A": "added",
+    "M": "modified",
+    "D": "deleted",
+    "R": "renamed",
+    "C": "copied",
+    "T": "type changed",
+    "U": "unmerged",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PathChange:
+    """One changed path: git's status letter, the path on the new side (the
+    removed path for a deletion), and the old path of a rename or copy."""
+
+    status: str
+    path: str
+    old_path: str | None = None
+
+    def describe(self) -> str:
+        word = STATUS_WORDS.get(self.status, self.status)
+        if self.old_path is not None and self.old_path != self.path:
+            return f"{word} {show_path(self.old_path)} -> {show_path(self.path)}"
+        return f"{word} {show_path(self.path)}"
+
+
+def show_path(path: str) -> str:
+    """A path as it can be printed on one line: control characters and bytes
+    that are not UTF-8 escaped, like git's quoting."""
+    if path.isprintable() and path.isascii() or (path.isprintable() and _utf8_clean(path)):
+        return path
+    return ascii_escape(path)
+
+
+def _utf8_clean(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def ascii_escape(text: str) -> str:
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif not ch.isprintable():
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
+
+
+@dataclass(slots=True)
+class StateSummary:
+    """What the hook needs of one ``workflow-state.md``: its stage and
+    permission, or the reader's error (which blocks)."""
+
+    stage: int | None
+    unlocked: bool = False
+    error: str | None = None
+    hint: str | None = None
+
+    @property
+    def source_edits_allowed(self) -> bool:
+        return self.error is None and self.stage == 4 and self.unlocked
+
+
+@dataclass(slots=True)
+class TicketSide:
+    """A ticket on one side of a change. ``folder`` None: no state file there."""
+
+    folder: str | None
+    blob: str | None = None
+    summary: StateSummary | None = None
+    # Loaded only when the state changes, for the transition check: the state
+    # file's text and the ticket folder's files (name -> text).
+    text: str | None = None
+    files: Mapping[str, str] | None = None
+
+    @property
+    def state_path(self) -> str | None:
+        return f"{self.folder}/{STATE_FILE}" if self.folder else None
+
+
+@dataclass(slots=True)
+class TicketInput:
+    name: str
+    before: TicketSide
+    after: TicketSide
+
+    @property
+    def state_changed(self) -> bool:
+        return self.before.blob != self.after.blob or self.before.folder != self.after.folder
+
+
+@dataclass(slots=True)
+class Change:
+    """Everything decide() looks at, gathered by an adapter."""
+
+    paths: Sequence[PathChange]
+    tickets: Mapping[str, TicketInput] = field(default_factory=dict)
+    # The branch the change is for (``codex/<ticket>`` names the ticket).
+    branch: str | None = None
+    # A ticket named outright (FTGATE_TICKET); wins over everything else.
+    explicit_ticket: str | None = None
+    # Tickets in progress on the new side, when an adapter listed them.
+    in_progress: Sequence[str] | None = None
+    # The new side's ftgate.yaml, when this change edits it and it is invalid.
+    config_error: str | None = None
+    config_hint: str | None = None
+    # What is judged, for messages: "staged changes", "commit 1a2b3c4".
+    label: str = "change"
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """One reason a change is refused: where, which rule, what happened, and
+    what would make it pass."""
+
+    path: str
+    rule: str
+    message: str
+    fix: str
+
+
+@dataclass(slots=True)
+class Verdict:
+    allowed: bool
+    reasons: list[Reason]
+    ticket: str | None = None
+    ticket_source: str = ""
+    source_paths: list[PathChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class PolicyLike:
+    """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``)."""
+
+    untracked_source: str
+    ticket: str | None
+
+    def is_source(self, path: str) -> bool:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def ticket_of_path(path: str) -> tuple[str, str] | None:
+    """``tickets/in-progress/<name>/...`` -> (name, folder), also for done."""
+    parts = path.split("/", 3)
+    if len(parts) >= 4 and parts[0] == TICKETS and parts[1] in (IN_PROGRESS, DONE) and parts[2]:
+        return parts[2], f"{TICKETS}/{parts[1]}/{parts[2]}"
+    return None
+
+
+def ticket_folders(name: str) -> tuple[str, str]:
+    return f"{TICKETS}/{IN_PROGRESS}/{name}", f"{TICKETS}/{DONE}/{name}"
+
+
+def _sides(change: PathChange) -> tuple[str, ...]:
+    if change.old_path is not None and change.old_path != change.path:
+        return (change.old_path, change.path)
+    return (change.path,)
+
+
+def source_changes(paths: Sequence[PathChange], is_source: Callable[[str], bool]) -> list[PathChange]:
+    """Changes that touch source on either side: deleting or renaming away a
+    source file is a source change too."""
+    return [c for c in paths if any(is_source(p) for p in _sides(c))]
+
+
+def touched_tickets(paths: Sequence[PathChange]) -> list[str]:
+    names: dict[str, None] = {}
+    for change in paths:
+        for p in _sides(change):
+            hit = ticket_of_path(p)
+            if hit:
+                names[hit[0]] = None
+    return list(names)
+
+
+def state_changes(paths: Sequence[PathChange]) -> list[str]:
+    """Tickets whose ``workflow-state.md`` this change adds, edits, moves or
+    deletes."""
+    names: dict[str, None] = {}
+    for change in paths:
+        for p in _sides(change):
+            hit = ticket_of_path(p)
+            if hit and p == f"{hit[1]}/{STATE_FILE}":
+                names[hit[0]] = None
+    return list(names)
+
+
+@dataclass(slots=True)
+class Governing:
+    ticket: str | None
+    source: str
+    problem: str | None = None
+
+
+def governing_ticket(change: Change, policy: PolicyLike) -> Governing:
+    """Which ticket a change belongs to: named outright, else the branch
+    ``codex/<name>``, else the single ticket whose folder the change touches,
+    else the config's ``ticket``, else the only ticket in progress."""
+    if change.explicit_ticket:
+        return Governing(change.explicit_ticket, "FTGATE_TICKET")
+    if change.branch and change.branch.startswith(BRANCH_PREFIX) and len(change.branch) > len(BRANCH_PREFIX):
+        return Governing(change.branch[len(BRANCH_PREFIX):], f"branch {change.branch}")
+    touched = touched_tickets(change.paths)
+    if len(touched) == 1:
+        return Governing(touched[0], "the ticket folder this change touches")
+    if policy.ticket:
+        return Governing(policy.ticket, "ftgate.yaml `ticket`")
+    if len(touched) > 1:
+        return Governing(None, "", f"the change touches several ticket folders ({', '.join(sorted(touched))})")
+    if change.in_progress is not None:
+        if len(change.in_progress) == 1:
+            return Governing(change.in_progress[0], "the only ticket in progress")
+        if len(change.in_progress) > 1:
+            return Governing(None, "", "several tickets are in progress ("
+                             + ", ".join(sorted(change.in_progress)) + ") and nothing says which one this is")
+    return Governing(None, "", None)
+
+
+@dataclass(slots=True)
+class Needs:
+    """What an adapter must load before calling decide()."""
+
+    tickets: list[str]
+    in_progress_listing: bool
+
+
+def needs(change: Change, policy: PolicyLike) -> Needs:
+    names = dict.fromkeys(state_changes(change.paths))
+    listing = False
+    if source_changes(change.paths, policy.is_source):
+        gov = governing_ticket(change, policy)
+        if gov.ticket is None and gov.problem is None:
+            listing = change.in_progress is None
+        elif gov.ticket is not None:
+            names[gov.ticket] = None
+    return Needs(list(names), listing)
+
+
+# ------------------------------------------------------------------ decide
+
+
+def decide(change: Change, policy: PolicyLike) -> Verdict:
+    """Judge one change (the staged changes, or one commit against its
+    parent). Returns every reason it is refused, not only the first."""
+    reasons: list[Reason] = []
+    notes: list[str] = []
+    if change.config_error:
+        reasons.append(Reason(CONFIG_FILE, "config-invalid", change.config_error,
+                              change.config_hint or "fix the file; `ftgate config schema` prints what it may hold"))
+
+    changed_states = state_changes(change.paths)
+    if changed_states:
+        from ftgate.policy.steps import check_transition
+
+        for name in changed_states:
+            ticket = change.tickets.get(name)
+            if ticket is None:
+                reasons.append(Reason(f"{TICKETS}/.../{name}/{STATE_FILE}", "state-not-loaded",
+                                      f"ticket {name!r}: its state change could not be read",
+                                      "report this as an ftgate bug"))
+                continue
+            step_reasons, step_notes = check_transition(ticket)
+            reasons += step_reasons
+            notes += step_notes
+
+    source = source_changes(change.paths, policy.is_source)
+    verdict = Verdict(False, reasons, source_paths=source, notes=notes)
+    if not source:
+        verdict.allowed = not reasons
+        return verdict
+
+    gov = governing_ticket(change, policy)
+    verdict.ticket, verdict.ticket_source = gov.ticket, gov.source
+    if gov.ticket is None:
+        if policy.untracked_source == "allow" and gov.problem is None:
+            notes.append(f"{len(source)} source change(s) belong to no ticket; ftgate.yaml allows that "
+                         "(untracked_source: allow)")
+        else:
+            why = gov.problem or "no ticket governs it (no codex/<ticket> branch, no ticket folder in the change, " \
+                                 "no `ticket` in ftgate.yaml, no ticket in progress)"
+            fix = ("name the ticket: work on branch codex/<ticket> or set FTGATE_TICKET=<ticket>"
+                   if gov.problem else
+                   "start a ticket and walk it to Stage 4: ftgate ticket new NAME (then ftgate advance ... "
+                   "ftgate unlock), or set `untracked_source: allow` in ftgate.yaml")
+            for c in source:
+                reasons.append(Reason(c.path, "no-ticket", f"{c.describe()}: source change, but {why}", fix))
+        verdict.allowed = not reasons
+        return verdict
+
+    name = gov.ticket
+    ticket = change.tickets.get(name)
+    after = ticket.after if ticket else None
+    if after is None or after.folder is None:
+        in_progress, done = ticket_folders(name)
+        deleted = ticket is not None and ticket.before.folder is not None
+        what = "is deleted by this change" if deleted else "is not there"
+        reasons.append(Reason(f"{in_progress}/{STATE_FILE}", "state-missing",
+                              f"ticket {name!r} (from {gov.source}) governs {len(source)} source change(s), but "
+                              f"its {STATE_FILE} {what}, so its stage is unknown",
+                              f"restore {in_progress}/{STATE_FILE}, or start the ticket: ftgate ticket new {name}"))
+    elif after.summary is None or after.summary.error:
+        summary = after.summary
+        message = summary.error if summary and summary.error else "the state file could not be read"
+        if message.startswith(STATE_FILE) and after.state_path:
+            # Summaries are cached per blob, so they name the file generically.
+            message = after.state_path + message[len(STATE_FILE):]
+        reasons.append(Reason(after.state_path or "", "state-unreadable",
+                              f"{message} (ticket {name!r} governs {len(source)} source change(s); "
+                              "an unreadable state blocks them)",
+                              (summary.hint if summary and summary.hint else
+                               f"fix the file so it reads unambiguously: ftgate validate {name}")))
+    elif not after.summary.source_edits_allowed:
+        summary = after.summary
+        where = f"Stage {summary.stage} ({'Unlocked' if summary.unlocked else 'Locked'})"
+        fix = _fix_for_locked(name, summary)
+        for c in source:
+            reasons.append(Reason(c.path, "source-locked",
+                                  f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
+                                  f"(from {gov.source}) is at {where}", fix))
+    verdict.allowed = not reasons
+    return verdict
+
+
+def _fix_for_locked(name: str, summary: StateSummary) -> str:
+    stage = summary.stage if summary.stage is not None else -1
+    if stage < 4:
+        return (f"unstage the source files (git restore --staged PATH), or walk the ticket to Stage 4 "
+                f"(ftgate advance {name}, each gate passing) and unlock it (ftgate unlock {name})")
+    if stage == 4:
+        return f"unlock source edits once the plan is current: ftgate unlock {name}"
+    return (f"source is locked after Stage 4; if the work needs a fix, re-enter: "
+            f"ftgate reenter {name} --class \"Local Fix\" --reason \"...\"")

@@ -1,0 +1,174 @@
+"""Is an edit of ``workflow-state.md`` inside one change a legal workflow step?
+
+The state file is plain markdown anyone can edit, so a commit that changes it
+must show a step ftgate's own commands could have made, judged on the files
+of the same commit:
+
+* the same stage, with other edits (evidence, notes) or a lock;
+* forward one stage (the path-aware next stage) with the gate of the stage
+  left passing on the commit's ticket files;
+* a re-entry the matrix allows, landing locked on the path's first stage;
+* unlock only at Stage 4, with the Stage 3 gate ``Pass`` and the plan gate
+  passing on the commit's files (a lock may come with any step; an unlock
+  may come with the step that reaches Stage 4);
+* a new ticket starts at Stage 0 (or one step past it), locked;
+* an archived ticket may be reopened, locked.
+
+So editing ``Current Stage: 1`` into ``4`` and ``Locked`` into ``Unlocked``
+by hand is refused, with the rule that was skipped.
+
+Imported only when a change touches a state file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ftgate.errors import ReadError
+from ftgate.policy.decide import DONE, IN_PROGRESS, STATE_FILE, TICKETS, Reason, TicketInput, TicketSide
+from ftgate.workflow.gates import GateContext, MappingFiles, run_gate
+from ftgate.workflow.model import GateStatus, Permission, Stage, WorkflowState
+from ftgate.workflow.stages import REENTRY_MATRIX, format_path, return_path
+from ftgate.workflow.state import read_state
+from ftgate.workflow.transitions import next_stage_of
+
+
+def _label(side: TicketSide) -> str:
+    return side.state_path or STATE_FILE
+
+
+def _read(side: TicketSide) -> tuple[WorkflowState | None, str | None, str | None]:
+    if side.text is None:
+        return None, "the state file's text was not loaded", None
+    try:
+        return read_state(side.text, _label(side)).state, None, None
+    except ReadError as err:
+        return None, err.message, err.hint
+
+
+def _gate_reasons(stage: Stage, ticket: TicketInput, state: WorkflowState, what: str) -> list[Reason]:
+    after = ticket.after
+    ctx = GateContext(files=MappingFiles(dict(after.files or {}), after.folder or ""), state=state,
+                      ticket=ticket.name)
+    findings = run_gate(stage, ctx)
+    if not findings:
+        return []
+    shown = "; ".join(f.render().replace("\n", " ") for f in findings[:5])
+    more = f" (and {len(findings) - 5} more)" if len(findings) > 5 else ""
+    return [Reason(_label(after), "gate-not-met",
+                   f"{what}, but the Stage {int(stage)} gate does not pass on this change's files: {shown}{more}",
+                   f"finish the Stage {int(stage)} artifact and use `ftgate advance {ticket.name}` "
+                   "(it runs the gate and writes the state)")]
+
+
+def _illegal(ticket: TicketInput, message: str, fix: str) -> Reason:
+    return Reason(_label(ticket.after), "illegal-transition", f"ticket {ticket.name!r}: {message}", fix)
+
+
+def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
+    """Reasons the state edit in ``ticket`` is not one legal step, and notes."""
+    before, after = ticket.before, ticket.after
+    name = ticket.name
+    if after.folder is None:
+        return [], [f"ticket {name!r}: {before.state_path} is deleted by this change; "
+                    "source changes stay blocked until the ticket has a readable state again"]
+    new_state, error, hint = _read(after)
+    if new_state is None:
+        return [Reason(_label(after), "state-unreadable", error or "unreadable",
+                       hint or f"fix the file so it reads unambiguously: ftgate validate {name}")], []
+
+    reopened = (before.folder is not None and before.folder.startswith(f"{TICKETS}/{DONE}/")
+                and after.folder.startswith(f"{TICKETS}/{IN_PROGRESS}/"))
+    if reopened:
+        if new_state.permission == Permission.UNLOCKED:
+            return [_illegal(ticket, "a reopened ticket must start locked",
+                             f"reopen it with `ftgate reopen {name}`, then walk to Stage 4 again")], []
+        return [], []
+
+    if before.folder is None:
+        old_state: WorkflowState | None = dataclasses.replace(
+            new_state, current_stage=Stage.BOOTSTRAP, permission=Permission.LOCKED, active_reentry=False,
+            gates={})
+    else:
+        old_state, error, _ = _read(before)
+        if old_state is None:
+            # The old state was unreadable: the repair may not unlock anything.
+            if new_state.permission == Permission.UNLOCKED:
+                return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); a repair of it "
+                                 "cannot also unlock source edits",
+                                 "commit the repaired file locked, then `ftgate unlock`")], []
+            return [], [f"ticket {name!r}: the state file was unreadable before this change and is readable now"]
+
+    assert old_state is not None
+    reasons: list[Reason] = []
+    old_stage, new_stage = old_state.current_stage, new_state.current_stage
+    old_unlocked = old_state.permission == Permission.UNLOCKED
+    new_unlocked = new_state.permission == Permission.UNLOCKED
+
+    if new_stage != old_stage:
+        starts_reentry = new_state.active_reentry and (
+            not old_state.active_reentry
+            or new_state.reentry.trigger_stage != old_state.reentry.trigger_stage
+            or new_state.reentry_class != old_state.reentry_class)
+        if starts_reentry:
+            reasons += _check_reentry(ticket, old_state, new_state)
+        else:
+            expected = next_stage_of(old_state)
+            if expected is None or new_stage != expected:
+                shown = "none (Stage 8 is last)" if expected is None else f"Stage {int(expected)}"
+                direction = "back" if new_stage < old_stage else "ahead"
+                reasons.append(_illegal(
+                    ticket,
+                    f"Current Stage moves {direction} from {int(old_stage)} to {int(new_stage)}; "
+                    f"one step from Stage {int(old_stage)} leads to {shown}",
+                    (f"walk one stage per change with `ftgate advance {name}` (each gate must pass)"
+                     if direction == "ahead" else
+                     f"going back is a re-entry: `ftgate reenter {name} --class ... --reason ...`")))
+            else:
+                reasons += _gate_reasons(old_stage, ticket, new_state,
+                                         f"Current Stage moves from {int(old_stage)} to {int(new_stage)}")
+            if old_unlocked and new_unlocked:
+                reasons.append(_illegal(ticket, "source edits stay unlocked while the stage changes; leaving "
+                                        "Stage 4 locks them", f"lock first: ftgate lock {name}"))
+
+    if new_unlocked and not (old_unlocked and new_stage == old_stage):
+        reasons += _check_unlock(ticket, new_state)
+    return reasons, []
+
+
+def _check_reentry(ticket: TicketInput, old: WorkflowState, new: WorkflowState) -> list[Reason]:
+    name = ticket.name
+    trigger = old.current_stage
+    klass = new.reentry_class or new.reentry.classification
+    fix = f"record the re-entry with `ftgate reenter {name} --class ... --reason ...`"
+    if klass is None:
+        return [_illegal(ticket, "a re-entry is declared without a classification", fix)]
+    path = return_path(trigger, klass)
+    if path is None:
+        allowed = ", ".join(c.value for c in REENTRY_MATRIX.get(trigger, {})) or "none"
+        return [_illegal(ticket, f"`{klass.value}` is not a re-entry from Stage {int(trigger)} "
+                                 f"(allowed there: {allowed})", fix)]
+    out = []
+    if new.reentry.trigger_stage is not None and new.reentry.trigger_stage != trigger:
+        out.append(_illegal(ticket, f"the re-entry names Trigger Stage {int(new.reentry.trigger_stage)}, but the "
+                                    f"ticket was at Stage {int(trigger)}", fix))
+    if new.current_stage != path[0]:
+        out.append(_illegal(ticket, f"a `{klass.value}` re-entry from Stage {int(trigger)} goes to Stage "
+                                    f"{int(path[0])} first (path {format_path(path)}), not Stage "
+                                    f"{int(new.current_stage)}", fix))
+    if new.permission == Permission.UNLOCKED and path[0] != Stage.IMPLEMENTATION:
+        out.append(_illegal(ticket, "a re-entry locks source edits", f"ftgate lock {name}"))
+    return out
+
+
+def _check_unlock(ticket: TicketInput, state: WorkflowState) -> list[Reason]:
+    name = ticket.name
+    if state.current_stage != Stage.IMPLEMENTATION:
+        return [_illegal(ticket, f"Code Edit Permission becomes Unlocked at Stage {int(state.current_stage)}; "
+                                 "source unlocks only at Stage 4",
+                         f"set it back to Locked; walk to Stage 4 with `ftgate advance {name}`")]
+    if state.gate(Stage.PLAN) != GateStatus.PASS:
+        return [_illegal(ticket, f"Code Edit Permission becomes Unlocked while the Stage 3 gate is "
+                                 f"`{state.gate(Stage.PLAN).value}`; it must be `Pass`",
+                         f"finish implementation-plan.md, then `ftgate unlock {name}`")]
+    return _gate_reasons(Stage.PLAN, ticket, state, "Code Edit Permission becomes Unlocked")

@@ -1,0 +1,195 @@
+"""Real git repositories for the enforcement tests: no mocks of git, hooks
+or the pre-commit framework."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftgate.workflow.model import GateStatus, Permission, Stage
+from ftgate.workflow.state import StateEditor, read_state
+from ftgate.workflow.tickets import BootstrapValues, render_template
+
+PYTHON = sys.executable
+
+
+def git_env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "FTGATE_", "GITHUB_", "GL_"))}
+    home.mkdir(parents=True, exist_ok=True)
+    gitconfig = home / "gitconfig"
+    if not gitconfig.exists():
+        gitconfig.write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Test\n\temail = t@example.com\n"
+                             "[protocol \"file\"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n")
+    env.update({
+        "GIT_CONFIG_GLOBAL": str(gitconfig),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.com",
+        "HOME": str(home),
+        # Hooks installed by the tests call this interpreter's ftgate.
+        "PATH": str(Path(PYTHON).parent) + os.pathsep + env.get("PATH", ""),
+        "PRE_COMMIT_HOME": str(home / "pre-commit-cache"),
+    })
+    return env
+
+
+@dataclass
+class Repo:
+    path: Path
+    env: dict[str, str]
+
+    def git(self, *args: str, check: bool = True, input: str | bytes | None = None) -> subprocess.CompletedProcess:
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(["git", *args], cwd=self.path, env=self.env, input=data, capture_output=True)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{proc.stdout.decode(errors='replace')}\n{proc.stderr.decode(errors='replace')}")
+        return proc
+
+    def out(self, *args: str) -> str:
+        return self.git(*args).stdout.decode().strip()
+
+    def ftgate(self, *args: str, input: str | None = None, env: dict[str, str] | None = None
+               ) -> subprocess.CompletedProcess:
+        return subprocess.run([PYTHON, "-m", "ftgate", *args], cwd=self.path, env=env or self.env,
+                              input=input, capture_output=True, text=True)
+
+    def write(self, rel: str, text: str | bytes) -> Path:
+        path = self.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def commit(self, message: str, *paths: str, verify: bool = False) -> subprocess.CompletedProcess:
+        """Stage ``paths`` (all changes when none) and commit; hooks skipped
+        unless ``verify``."""
+        if paths:
+            self.git("add", "-A", "--", *paths)
+        else:
+            self.git("add", "-A")
+        args = ["commit", "-q", "--allow-empty", "-m", message]
+        if not verify:
+            args.append("--no-verify")
+        return self.git(*args, check=not verify)
+
+    def head(self) -> str:
+        return self.out("rev-parse", "HEAD")
+
+
+def init_repo(path: Path, env: dict[str, str]) -> Repo:
+    path.mkdir(parents=True, exist_ok=True)
+    repo = Repo(path, env)
+    repo.git("init", "-q", "-b", "main")
+    return repo
+
+
+# ---------------------------------------------------------------- tickets
+
+INVESTIGATION_CURRENT = """# Investigation Notes
+
+- Status: `Current`
+
+## Task Framing
+Teach the model to answer in the house style.
+
+## Scope Triage
+Small: one adapter run.
+
+## Sources Consulted
+The base model card and our eval set.
+
+## Code and Pipeline Findings
+The trainer lives in train.py.
+
+## Baseline Understanding
+The base model scores 0.41 on the house-style rubric.
+
+## Constraints and Risks
+One GPU; eval set is small.
+
+## Planning Implications
+Adapter-based SFT is enough.
+
+## Open Questions
+None
+"""
+
+PLAN_CURRENT = """# Implementation Plan
+
+- Status: `Current`
+- Objective Type: `Supervised Fine-Tuning`
+- Parameter-Update Strategy: `Adapter-Based`
+
+## Data Preparation
+Split 90/10 by conversation id.
+
+## Chat Template
+The base model's template.
+
+## Tokenization and Masking
+Loss on assistant tokens only.
+
+## Training Recipe
+LoRA r=8, 2 epochs.
+
+## Evaluation Plan
+Rubric on the held-out split.
+
+## Run Matrix
+| Run ID | Purpose | Config | Notes |
+|---|---|---|---|
+| RUN-001 | main | sft_lora.yaml | |
+
+## Reproducibility Plan
+Seed 1, pinned versions.
+
+## Work Items
+- W-001: data prep script
+
+## Entry Checklist
+- Ready to unlock code edits: `Yes`
+"""
+
+
+def state_text(name: str, stage: int, *, unlocked: bool = False, gates_pass_below: bool = True) -> str:
+    values = {**{k: getattr(BootstrapValues(), k) for k in BootstrapValues.__slots__}, "ticket": name,
+              "date": "2024-01-01"}
+    text = render_template("workflow-state.md", **values)
+    parsed = read_state(text, "workflow-state.md")
+    editor = StateEditor(parsed)
+    if stage != 0:
+        editor.set_stage(Stage(stage))
+        editor.set_next_stage(Stage(stage + 1) if stage < 8 else None)
+        for s in range(stage):
+            if gates_pass_below:
+                editor.set_gate(Stage(s), GateStatus.PASS)
+        editor.set_gate(Stage(stage), GateStatus.IN_PROGRESS)
+    if unlocked:
+        editor.set_token("codeeditpermission", Permission.UNLOCKED)
+    return editor.render()
+
+
+def put_ticket(repo: Repo, name: str, stage: int, *, unlocked: bool = False, where: str = "in-progress",
+               with_plan: bool = True) -> str:
+    folder = f"tickets/{where}/{name}"
+    repo.write(f"{folder}/workflow-state.md", state_text(name, stage, unlocked=unlocked))
+    repo.write(f"{folder}/requirements.md", render_template("requirements.md", ticket=name, date="2024-01-01"))
+    if stage >= 1:
+        repo.write(f"{folder}/investigation-notes.md", INVESTIGATION_CURRENT)
+    if stage >= 3 and with_plan:
+        repo.write(f"{folder}/implementation-plan.md", PLAN_CURRENT)
+    return folder
+
+
+def edit_state(repo: Repo, folder: str, change) -> None:
+    path = repo.path / folder / "workflow-state.md"
+    parsed = read_state(path.read_text(encoding="utf-8"), "workflow-state.md")
+    editor = StateEditor(parsed)
+    change(editor)
+    path.write_text(editor.render(), encoding="utf-8")
