@@ -38,14 +38,18 @@ class RefUpdate:
 
 def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: bool = False,
              exclude_remotes: str | None = None, cwd: str | None = None) -> list[list[str]]:
-    """``[[commit, parent...], ...]`` oldest first."""
-    lines = [*include, "--not", *exclude]
+    """``[[commit, parent...], ...]`` oldest first. Only object ids and
+    pseudo-options reach the command line (git 2.39 refuses ``--all`` on
+    ``--stdin``), so no ref name can be read as an option."""
+    args = ["rev-list", "--parents", "--reverse", "--topo-order", *include, "--not", *exclude]
     if exclude_all:
-        lines.append("--all")
+        args.append("--all")
     if exclude_remotes is not None:
-        lines.append(f"--remotes={exclude_remotes}")
-    payload = "".join(x + "\n" for x in lines).encode()
-    out = pl.git(["rev-list", "--parents", "--reverse", "--topo-order", "--stdin"], cwd=cwd, input=payload)
+        args.append(f"--remotes={exclude_remotes}")
+    for oid in (*include, *exclude):
+        if not all(c in "0123456789abcdef" for c in oid):
+            raise ValueError(f"not an object id: {oid!r}")
+    out = pl.git(args, cwd=cwd)
     return [line.split() for line in out.decode("ascii").splitlines() if line]
 
 

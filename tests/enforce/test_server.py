@@ -1,0 +1,226 @@
+"""Server hooks (update, pre-receive) in a real bare repository, real
+`git push`, pre-push on the client, and `ftgate ci` on the same history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from enforce_helpers import Repo, edit_state, init_repo, put_ticket
+
+from ftgate.workflow.model import Stage
+
+
+def make_server(tmp_path: Path, env: dict[str, str], *, hook: str = "update", stage: int | None = None,
+                unlocked: bool = False) -> tuple[Repo, Repo]:
+    """A bare server and a clone. The ticket (hand-made at ``stage``) is
+    pushed before the hook is installed: its state is test set-up, not a
+    step the server should judge."""
+    bare = Repo(tmp_path / "server.git", env)
+    bare.path.mkdir()
+    bare.git("init", "-q", "--bare", "-b", "main")
+    work = Repo(tmp_path / "clone", env)
+    Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
+    work.write("README.md", "# demo\n")
+    work.write("src/train.py", "print('train')\n")
+    work.commit("initial")
+    if stage is not None:
+        seed_ticket(work, stage, unlocked=unlocked)
+    work.git("push", "-q", "origin", "main")
+    proc = work.ftgate("install", "--server", str(bare.path), "--hook", hook)
+    assert proc.returncode == 0, proc.stderr
+    return bare, work
+
+
+def push(work: Repo, *refspecs: str, extra: tuple[str, ...] = ("--no-verify",), env: dict[str, str] | None = None):
+    import subprocess
+
+    return subprocess.run(["git", "push", *extra, "origin", *refspecs], cwd=work.path, env=env or work.env,
+                          capture_output=True, text=True)
+
+
+def seed_ticket(work: Repo, stage: int, *, unlocked: bool = False, name: str = "t") -> str:
+    folder = put_ticket(work, name, stage, unlocked=unlocked)
+    work.commit(f"ticket {name} at {stage}", folder)
+    return folder
+
+
+
+
+def test_no_verify_commit_at_stage_2_is_refused_by_server_and_ci(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=2)
+    base = work.head()
+    folder = "tickets/in-progress/t"
+    work.write(f"{folder}/requirements.md", "# Requirements\n\n- Status: `Draft`\n\nnotes\n")
+    work.commit("ticket-only at Stage 2")
+    assert push(work, "main").returncode == 0
+    work.write("src/train.py", "print('sneaky')\n")
+    work.commit("sneak past the local hook")  # --no-verify
+    work.write("src/train.py", "print('sneakier')\n")
+    work.git("add", "-A")
+    work.git("-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "hooks path trick")
+    proc = push(work, "main")
+    assert proc.returncode != 0
+    assert "remote: ftgate: commit" in proc.stderr and "src/train.py" in proc.stderr
+    assert "Stage 2" in proc.stderr and "fix:" in proc.stderr
+    assert bare.out("rev-parse", "main") != work.head()
+
+    ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github")
+    assert ci.returncode == 1 and "2 refused" in ci.stdout
+    summary = work.path.parent / "summary.md"
+    gh = work.ftgate("ci", "--base", base, "--head", "HEAD",
+                     env=dict(work.env, GITHUB_ACTIONS="true", GITHUB_STEP_SUMMARY=str(summary)))
+    assert gh.returncode == 1
+    assert "::error file=src/train.py,title=ftgate source-locked" in gh.stdout
+    assert "refused" in summary.read_text()
+
+
+def test_client_pre_push_catches_no_verify_commits_on_every_ref(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=2)
+    assert work.ftgate("install").returncode == 0
+    work.git("checkout", "-q", "-b", "docs-only")
+    work.write("README.md", "# more docs\n")
+    work.commit("docs")
+    work.git("checkout", "-q", "-b", "zz-bad")
+    work.write("src/train.py", "print('bad')\n")
+    work.commit("bad")
+    # The good ref first: a hook that looks only at the first ref would pass.
+    proc = push(work, "docs-only", "zz-bad", extra=())
+    assert proc.returncode != 0
+    assert "refs/heads/zz-bad: refused" in proc.stderr
+    assert bare.git("rev-parse", "--verify", "-q", "refs/heads/zz-bad", check=False).returncode != 0
+
+
+def test_stage_4_unlocked_is_accepted_everywhere(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=4, unlocked=True)
+    base = work.head()
+    work.write("src/train.py", "print('allowed')\n")
+    work.commit("real work")
+    proc = push(work, "main")
+    assert proc.returncode == 0, proc.stderr
+    assert bare.out("rev-parse", "main") == work.head()
+    assert work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github").returncode == 0
+
+
+def finished_ticket_branch(work: Repo) -> str:
+    work.git("checkout", "-q", "-b", "codex/t")
+    folder = seed_ticket(work, 4, unlocked=True)
+    work.write("src/train.py", "print('feature')\n")
+    work.commit("feature")
+    done = "tickets/done/t"
+    (work.path / "tickets/done").mkdir(parents=True)
+    work.git("mv", folder, done)
+    edit_state(work, done, lambda e: (e.set_stage(Stage.HANDOFF),
+                                      e.set_token("codeeditpermission",
+                                                  __import__("ftgate.workflow.model").workflow.model.Permission.LOCKED)))
+    work.commit("archived")
+    return done
+
+
+def test_merge_of_a_finished_ticket_branch_is_accepted_and_an_evil_merge_is_not(tmp_path: Path,
+                                                                               env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env)
+    finished_ticket_branch(work)
+    # The ticket branch reached the server through its own (ticket) pushes.
+    hooks = bare.path / "hooks" / "update"
+    hooks.rename(hooks.with_suffix(".off"))
+    assert push(work, "codex/t").returncode == 0
+    hooks.with_suffix(".off").rename(hooks)
+
+    work.git("checkout", "-q", "main")
+    work.git("branch", "evil", "main")
+    work.git("merge", "-q", "--no-ff", "--no-edit", "codex/t")
+    proc = push(work, "main")
+    assert proc.returncode == 0, proc.stderr
+
+    work.git("checkout", "-q", "evil")
+    work.write("README.md", "# demo on evil\n")
+    work.commit("diverge")
+    work.git("merge", "-q", "--no-ff", "--no-commit", "codex/t")
+    work.write("src/extra.py", "print('smuggled')\n")
+    work.git("add", "-A")
+    work.git("commit", "-q", "--no-verify", "-m", "evil merge")
+    proc = push(work, "evil")
+    assert proc.returncode != 0
+    assert "src/extra.py" in proc.stderr
+    assert "src/train.py" not in proc.stderr  # the merged branch's own change is not judged again
+
+
+def test_several_refs_are_judged_ref_by_ref(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=2)
+    work.git("checkout", "-q", "-b", "good")
+    work.write("README.md", "# fine\n")
+    work.commit("docs")
+    work.git("checkout", "-q", "-b", "bad", "main")
+    work.write("src/train.py", "print('bad')\n")
+    work.commit("bad")
+    proc = push(work, "good", "bad")
+    assert proc.returncode != 0
+    assert bare.git("rev-parse", "-q", "--verify", "refs/heads/good", check=False).returncode == 0
+    assert bare.git("rev-parse", "-q", "--verify", "refs/heads/bad", check=False).returncode != 0
+    assert "refs/heads/bad" in proc.stderr
+
+
+def test_pre_receive_refuses_the_whole_push_and_names_each_ref(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, hook="pre-receive", stage=2)
+    work.git("checkout", "-q", "-b", "good")
+    work.write("README.md", "# fine\n")
+    work.commit("docs")
+    work.git("checkout", "-q", "-b", "bad", "main")
+    work.write("src/train.py", "print('bad')\n")
+    work.commit("bad")
+    bare.git("config", "receive.advertisePushOptions", "true")
+    work.git("checkout", "-q", "main")
+    work.write("README.md", "# docs\n")
+    work.commit("docs")
+    work.commit("empty")
+    proc = push(work, "main", extra=("--no-verify", "-o", "ftgate.verbose"))
+    assert proc.returncode == 0, proc.stderr
+    assert "refs/heads/main: ok (2 new commit(s) judged)" in proc.stderr
+    gitlab_env = dict(work.env, GL_ID="user-1")
+    proc = push(work, "good", "bad", env=gitlab_env)
+    assert proc.returncode != 0
+    assert "remote: GL-HOOK-ERR: ftgate:" in proc.stderr
+    assert "refs/heads/bad: refused" in proc.stderr
+    assert bare.git("rev-parse", "-q", "--verify", "refs/heads/good", check=False).returncode != 0
+
+
+def test_tags_deletions_empty_commits_and_push_options(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=2)
+    work.write("README.md", "# docs\n")
+    work.commit("docs")
+    work.commit("empty")  # --allow-empty
+    assert push(work, "main").returncode == 0
+    work.git("tag", "v1")
+    work.git("tag", "-a", "-m", "annotated", "v1a")
+    assert push(work, "v1", "v1a").returncode == 0
+    work.git("checkout", "-q", "-b", "topic")
+    work.write("src/train.py", "print('bad')\n")
+    work.commit("bad")
+    work.git("tag", "v2-bad")
+    assert push(work, "v2-bad").returncode != 0
+    work.git("checkout", "-q", "main")
+    work.git("checkout", "-q", "-b", "tmp")
+    assert push(work, "tmp").returncode == 0
+    assert push(work, ":tmp").returncode == 0
+    assert bare.git("rev-parse", "-q", "--verify", "refs/heads/tmp", check=False).returncode != 0
+
+
+def test_force_push_judges_only_new_commits(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=4, unlocked=True)
+    work.write("src/train.py", "print('v1')\n")
+    work.commit("v1")
+    assert push(work, "main").returncode == 0
+    work.write("src/train.py", "print('v2')\n")
+    work.git("add", "-A")
+    work.git("commit", "-q", "--amend", "--no-verify", "-m", "amended")
+    assert push(work, "+main").returncode == 0
+
+
+def test_hook_input_is_validated(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, _ = make_server(tmp_path, env)
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], cwd=bare.path, env=bare.env,
+                          input="garbage\n", capture_output=True, text=True)
+    assert proc.returncode == 2 and "expected '<old-id> <new-id> <ref>'" in proc.stderr
