@@ -27,7 +27,7 @@ the ``prompt_ids``/``chosen_ids``/``rejected_ids`` the checks looked at.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -422,6 +422,7 @@ def tokenizer_info(config: RunConfig) -> TokenizerInfo:
             f"the tokenizer of {config.model.base!r} has no chat template",
             hint="set `template:` to a .jinja file in the config",
         )
+    _compile_template(template, config.template)
     folder = Path(where) if local else _cached_snapshot(where)
     files = [folder / name for name in TOKENIZER_FILE_PATTERNS if (folder / name).is_file()]
     return TokenizerInfo(
@@ -434,6 +435,21 @@ def tokenizer_info(config: RunConfig) -> TokenizerInfo:
         generation_eos_ids=_generation_eos_ids(where, tokenizer),
         files_sha256=sha256_files(files, root=folder),
     )
+
+
+def _compile_template(template: str, source: str) -> None:
+    """Refuse a template that does not parse, before any row is blamed for it."""
+    import jinja2
+    from transformers.utils.chat_template_utils import _compile_jinja_template
+
+    try:
+        _compile_jinja_template(template)
+    except jinja2.TemplateSyntaxError as exc:
+        where = "the tokenizer's chat template" if source == TEMPLATE_FROM_TOKENIZER else source
+        raise FtgateError(
+            f"{where}:{exc.lineno}: the chat template does not parse: {exc.message}",
+            hint="fix the Jinja syntax (the {% generation %} tag is allowed)",
+        ) from None
 
 
 def _cached_snapshot(repo_id: str) -> Path:
@@ -488,7 +504,6 @@ class EncodedSplit:
     target_start: np.ndarray  # index of the first trained token of the final target, -1 if none
     prompt_ids: list[list[int]]  # per row
     eos_appended: int = 0
-    render_errors: list[RowProblem] = field(default_factory=list)
 
     @property
     def n_seq(self) -> int:
@@ -572,14 +587,34 @@ def _starts_token(text: str, enc: Any, at: int) -> bool:
 
 
 def encode_split(split: SplitRows, tok: TokenizerInfo, fmt: str) -> EncodedSplit:
-    """Render and tokenize every row of ``split``; masks and checks inputs as arrays."""
-    rows = split.rows
+    """Render and tokenize every row of ``split``; masks and checks inputs as arrays.
+
+    Rows the chat template refuses (many templates raise on roles that do
+    not alternate) move from ``split.rows`` to ``split.problems``.
+    """
+    try:
+        return _encode_rows(split.name, split.rows, tok, fmt)
+    except Exception:  # noqa: BLE001 - a template may raise anything; find the rows below
+        pass
+    good: list[Row] = []
+    for row in split.rows:
+        try:
+            _encode_rows(split.name, [row], tok, fmt)
+        except Exception as exc:  # noqa: BLE001
+            split.problems.append(RowProblem(row.source, WRONG_ROLE, f"the chat template refused this row: {_first_line(exc)}"))
+        else:
+            good.append(row)
+    split.rows = good
+    return _encode_rows(split.name, good, tok, fmt)
+
+
+def _encode_rows(name: str, rows: list[Row], tok: TokenizerInfo, fmt: str) -> EncodedSplit:
     conversational = bool(rows) and not isinstance(rows[0].prompt, str)
     if fmt == "messages":
-        return _encode_messages(split.name, rows, tok)
+        return _encode_messages(name, rows, tok)
     if conversational:
-        return _encode_conversational_pairs(split.name, rows, tok)
-    return _encode_text_pairs(split.name, rows, tok)
+        return _encode_conversational_pairs(name, rows, tok)
+    return _encode_text_pairs(name, rows, tok)
 
 
 class _Builder:

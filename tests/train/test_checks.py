@@ -193,3 +193,24 @@ def test_answers_that_look_like_template_words_are_not_false_alarms(write_run, r
     result = prepare(load_config(write_run(train=rows.conversations(5) + tricky)))
     assert result.passed, [(c.name, c.examples) for c in result.checks if not c.passed]
     assert _check(result, "assistant_mask").counts["unverifiable_contents"] == 0
+
+
+def test_rows_the_template_refuses_are_bad_rows_not_a_crash(write_run, rows) -> None:
+    strict = (
+        "{% for message in messages %}{% if message['role'] == 'system' %}"
+        "{{ raise_exception('this template takes no system message') }}{% endif %}{% endfor %}" + CHAT_TEMPLATE
+    )
+    with_system = {"messages": [{"role": "system", "content": "Be kind."}] + rows.conversation(99)["messages"]}
+    result = prepare(load_config(write_run(train=rows.conversations(6) + [with_system], template=strict)))
+    assert _failed(result) == {"rows"}
+    assert "train.jsonl:7: the chat template refused this row: this template takes no system message" in _check(result, "rows").examples
+    assert result.manifest["rows"]["train"]["kept"] == 6
+
+
+def test_template_syntax_error_is_a_usage_error(write_run, capsys) -> None:
+    from ftgate.__main__ import main
+
+    path = write_run(template="{% for m in messages %}\n{{ m['content'] }\n{% endfor %}")
+    assert main(["data", "prepare", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "template.jinja:2: the chat template does not parse" in err and "Traceback" not in err
