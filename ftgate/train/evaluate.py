@@ -79,6 +79,7 @@ def generate(
     *,
     seed: int,
     stop_ids: Sequence[int] = (),
+    synced: bool = False,
 ) -> list[Generation]:
     """Batched generation, left-padded so every prompt ends where generation starts.
 
@@ -93,6 +94,10 @@ def generate(
     kwargs = settings.generate_kwargs()
     kwargs["eos_token_id"] = sorted(eos)
     kwargs["pad_token_id"] = pad_id
+    if synced:
+        # Sharded weights (FSDP, ZeRO-3): every process must keep stepping
+        # until all are done, or the collectives deadlock.
+        kwargs["synced_gpus"] = True
     was_training = model.training
     model.eval()
     # Sampling, when asked for, must be repeatable run to run.

@@ -212,6 +212,7 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
     model = trainer.model
     recorder.update(parameters=ev.parameter_counts(model))
     gen = config.evaluation.generation
+    synced = state.num_processes > 1 and str(state.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED")
     state_path = out_dir / STATE_FILE
     n_eval = len(prepared["eval"])
 
@@ -228,7 +229,8 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
     if run_state is None:
         t0 = time.perf_counter()
         base_loss = trainer.evaluate(metric_key_prefix="eval")
-        base_gen = evl.generate(model, tokenizer, examples, gen, seed=config.seed, stop_ids=tok.generation_eos_ids)
+        base_gen = evl.generate(model, tokenizer, examples, gen, seed=config.seed,
+                                stop_ids=tok.generation_eos_ids, synced=synced)
         run_state = {
             "baseline_eval": base_loss,
             "baseline_outputs": [o.__dict__ for o in base_gen],
@@ -250,7 +252,8 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
         raise FtgateError("training finished but no trainable weight changed; the run proves nothing",
                           hint="check learning_rate, max_steps and that the data has trained tokens")
     result_loss = trainer.evaluate(metric_key_prefix="eval")
-    tuned_gen = evl.generate(model, tokenizer, examples, gen, seed=config.seed, stop_ids=tok.generation_eos_ids)
+    tuned_gen = evl.generate(model, tokenizer, examples, gen, seed=config.seed,
+                                stop_ids=tok.generation_eos_ids, synced=synced)
     timings["evaluation_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
