@@ -21,7 +21,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -109,53 +109,25 @@ def _git(root: Path, *args: str) -> str | None:
     return proc.stdout
 
 
-def is_source_path(path: str) -> bool:
-    """Whether a repository path counts as source for the staleness check.
-
-    This must agree with the enforcement layer's rule; it defers to
-    ``ftgate.policy.config`` when that module provides a matcher, and
-    otherwise uses the default rule: everything tracked except the ticket
-    folders, documentation and markdown.
-    """
-    matcher = _policy_matcher()
-    if matcher is not None:
-        return bool(matcher(path))
+def default_is_source(path: str) -> bool:
+    """The fallback rule: everything tracked except ticket folders, docs and markdown."""
     if path.startswith(("tickets/", "docs/")):
         return False
-    return not path.lower().endswith(".md")
+    return not path.lower().endswith((".md", ".rst"))
 
 
-_MATCHER_CACHE: dict[str, Any] = {}
+def source_matcher(root: Path) -> Callable[[str], bool]:
+    """Whether a repository path is source, by the enforcement layer's rule.
 
-
-def _policy_matcher() -> Any:
-    """The enforcement layer's source matcher, when it exists.
-
-    Looked up lazily and by duck typing so the verifier keeps working while
-    that module's API settles; a failure to load it falls back to the default
-    rule rather than breaking the gate.
+    The staleness check must call exactly the paths source that the hooks
+    lock at Stage 5 and later, so it reads the same ``ftgate.yaml``. A
+    malformed ``ftgate.yaml`` is an error here too, never a silent default.
     """
-    if "matcher" in _MATCHER_CACHE:
-        return _MATCHER_CACHE["matcher"]
-    matcher = None
     try:
-        from ftgate.policy import config as policy_config  # type: ignore[attr-defined]
-    except ImportError:
-        policy_config = None
-    if policy_config is not None:
-        for name in ("is_source_path", "is_source"):
-            fn = getattr(policy_config, name, None)
-            if callable(fn):
-                try:
-                    fn("ftgate/__init__.py")
-                except TypeError:
-                    continue
-                except Exception:  # noqa: BLE001 - a matcher that needs config: use ours
-                    continue
-                matcher = fn
-                break
-    _MATCHER_CACHE["matcher"] = matcher
-    return matcher
+        from ftgate.policy.config import load_config
+    except ImportError:  # pragma: no cover - the policy layer ships with the core
+        return default_is_source
+    return load_config(root).is_source
 
 
 def source_files(root: Path) -> list[str] | None:
@@ -169,7 +141,8 @@ def source_files(root: Path) -> list[str] | None:
     if out is None:
         return None
     paths = [p for p in out.split("\0") if p]
-    return sorted(p for p in paths if is_source_path(p) and (root / p).is_file())
+    is_source = source_matcher(root)
+    return sorted(p for p in paths if is_source(p) and (root / p).is_file())
 
 
 def source_hashes(root: Path) -> dict[str, str] | None:

@@ -166,3 +166,19 @@ def test_stage5_gate_runs_the_verifier(project: Path) -> None:
     assert findings() == []
     (project / "src" / "pipeline.py").write_text("LABEL = 'edited after the run'\n")
     assert any("source changed after the run" in m for m in findings())
+
+
+def test_source_files_follow_the_enforcement_rule(tmp_path: Path) -> None:
+    """Staleness uses the same source rule as the hooks (ftgate.yaml)."""
+    from ftgate.evidence.record import source_files
+
+    root = tmp_path / "repo"
+    root.mkdir()
+    tp.git(root, "init", "-q")
+    for rel in ("src/a.py", "notebooks/n.ipynb", "README.md", "docs/x.txt", "tickets/in-progress/t/r.json"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("x\n")
+    (root / "untracked.py").write_text("x\n")
+    (root / "ftgate.yaml").write_text("version: 1\nsource:\n  exclude: ['*.md', 'docs/', 'notebooks/']\n")
+    tp.git(root, "add", "src", "notebooks", "README.md", "docs", "tickets", "ftgate.yaml")
+    assert source_files(root) == ["ftgate.yaml", "src/a.py"]
