@@ -315,7 +315,10 @@ def _metric_rows(
     summary = _TableWriter(doc, editor, "Metric Summary", METRIC_HEADER, ["Run ID", "Metric Or Rubric"])
     for name, value in (metrics.get("result") or {}).items():
         base = (metrics.get("baseline") or {}).get(name)
-        judge = "held-out loss (teacher forcing)" if name in ("eval_loss", "perplexity") else (
+        objective = ((run.get("config") or {}).get("resolved") or {}).get("objective")
+        loss_judge = "held-out DPO loss vs reference model" if objective == "dpo" else \
+            "held-out loss (teacher forcing)"
+        judge = loss_judge if name in ("eval_loss", "perplexity") else (
             "TRL DPO eval vs reference model" if name in ("preference_accuracy", "reward_margin") else judge_gen)
         notes = ""
         spec = (metrics.get("specs") or {}).get(name) or {}
