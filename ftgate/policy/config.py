@@ -63,6 +63,13 @@ class Config(BaseModel):
         None,
         description="A ticket that governs changes when neither the branch nor the change names one.",
     )
+    stage5_evidence: Literal["verified", "report"] = Field(
+        "verified",
+        description="What the Stage 5 gate trusts. `verified`: the report's claims must be backed by "
+                    "training evidence that `ftgate evidence verify` accepts (runs made with `ftgate train`). "
+                    "`report`: the hand-written training-validation-report.md alone, for teams whose "
+                    "training runs elsewhere.",
+    )
 
     @cached_property
     def matcher(self) -> SourceMatcher:
@@ -141,8 +148,8 @@ def parse_config(text: str, label: str = CONFIG_FILE) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise FtgateError(f"{label}:1: the file must be a mapping of keys (version, source, untracked_source, "
-                          f"ticket), not a {type(data).__name__}")
+        raise FtgateError(f"{label}:1: the file must be a mapping of keys ("
+                          f"{', '.join(Config.model_fields)}), not a {type(data).__name__}")
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:

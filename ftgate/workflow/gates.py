@@ -328,12 +328,22 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     # of config, data and source recomputed, decisions re-derived, the
     # report's numbers compared with metrics.json. Lazy import: torch-free,
     # but only this gate pays for it.
-    if ctx.folder is not None:
+    if ctx.folder is not None and _stage5_evidence_mode(ctx.repo_root) == "verified":
         from ftgate.evidence.verify import gate_findings
 
         out += gate_findings(ctx.folder, root=ctx.repo_root)
     # --- end Stage 5 evidence ---
     return out
+
+
+def _stage5_evidence_mode(repo_root: Path | None) -> str:
+    """``stage5_evidence`` from ftgate.yaml (pydantic loads only here, off
+    the commit hot path)."""
+    if repo_root is None:
+        return "verified"
+    from ftgate.policy.config import load_config
+
+    return load_config(repo_root).stage5_evidence
 
 
 def gate_code_review(ctx: GateContext) -> list[Finding]:

@@ -416,18 +416,19 @@ class Editor:
         padding allows, so hand-aligned tables stay aligned."""
         line = self.lines[span.line - 1].rstrip("\r\n")
         old = line[span.start:span.end]
+        # Padding lives after any closing backtick: `Pass`   |
+        outer = span.end
+        while outer < len(line) and line[outer] in "`*_":
+            outer += 1
         pad_after = 0
-        i = span.end
-        while i < len(line) and line[i] == " ":
+        while outer + pad_after < len(line) and line[outer + pad_after] == " ":
             pad_after += 1
-            i += 1
         grow = len(new) - len(old)
+        self.replace(span, new)
         if grow < 0:
-            self.replace(span, new + " " * (-grow))
+            self.replace(Span(span.line, outer, outer), " " * (-grow))
         elif grow > 0 and pad_after - 1 >= grow:
-            self.replace(Span(span.line, span.start, span.end + grow), new)
-        else:
-            self.replace(span, new)
+            self.replace(Span(span.line, outer, outer + grow), "")
 
     def insert_after(self, line: int, text: str) -> None:
         """Insert a line (without its ending) after 1-based ``line``; 0 means

@@ -465,12 +465,11 @@ class StateEditor:
         """``Current Stage: `4` - Implementation`` -> ``5 - Training ...``: a
         trailing label that names the old stage is renamed with it."""
         line = self.parsed.doc.line_text(value.span.line)
-        rest = line[value.span.end:]
         old_title = STAGE_TITLES[old]
-        index = rest.lower().find(old_title.lower())
-        if index < 0:
+        # The label follows the digits, inside the value or after its backticks.
+        start = line.lower().find(old_title.lower(), value.span.start)
+        if start < 0:
             return
-        start = value.span.end + index
         self.editor.replace(md.Span(value.span.line, start, start + len(old_title)), STAGE_TITLES[new])
 
     def _insert_field(self, key: str, new: str) -> None:

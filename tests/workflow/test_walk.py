@@ -21,8 +21,15 @@ def _state(root: Path):
     return read_state(text, "workflow-state.md").state
 
 
+# These tests exercise the workflow engine with a hand-written Stage 5 report;
+# the trainer's tests cover the default, where the gate verifies evidence.
+REPORT_ONLY = "stage5_evidence: report\n"
+
+
 def walk_to(capsys, root: Path, target: Stage) -> Path:
     """Create the ticket and pass every gate before ``target``."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "ftgate.yaml").write_text(REPORT_ONLY)
     assert ftgate(capsys, root, "ticket", "new", NAME).code == 0
     folder = root / "tickets/in-progress" / NAME
     for stage in Stage:
@@ -38,6 +45,7 @@ def walk_to(capsys, root: Path, target: Stage) -> Path:
 
 def test_full_walk_through_the_cli(capsys, tmp_path: Path) -> None:
     root = tmp_path
+    (root / "ftgate.yaml").write_text(REPORT_ONLY)
     run = ftgate(capsys, root, "ticket", "new", NAME)
     assert run.code == 0, run
     folder = root / "tickets/in-progress" / NAME
@@ -206,3 +214,16 @@ def test_status_reports_what_is_missing(capsys, tmp_path: Path) -> None:
     assert any("Task Framing" in f["message"] for f in payload["findings"])
     human = ftgate(capsys, tmp_path, "status")
     assert "to leave Stage 1" in human.out and "Task Framing" in human.out
+
+
+def test_stage5_gate_verifies_evidence_by_default(capsys, tmp_path: Path) -> None:
+    folder = walk_to(capsys, tmp_path, Stage.TRAINING)
+    (tmp_path / "ftgate.yaml").unlink()
+    fill(folder, Stage.TRAINING, NAME)
+    run = ftgate(capsys, tmp_path, "advance")
+    assert run.code == 1, run
+    assert "SC-001" in run.err  # a hand-written claim with no verified run behind it
+    assert _state(tmp_path).current_stage == Stage.TRAINING
+    (tmp_path / "ftgate.yaml").write_text("stage5_evidence: reports\n")
+    run = ftgate(capsys, tmp_path, "advance")
+    assert run.code == 2 and "ftgate.yaml:1" in run.err and "stage5_evidence" in run.err
