@@ -445,11 +445,29 @@ def new_ticket_worktree(start: Path, name: str, *, base: str | None = None, remo
         if ticket is None:
             ticket = create_ticket(target, name, values)
             outcome.written += [f"{ticket.display}/workflow-state.md", f"{ticket.display}/requirements.md"]
+            outcome.steps.append(commit_bootstrap(target, ticket))
         else:
             outcome.steps.append(f"reused ticket {ticket.display} already on {branch}")
             outcome.bootstrap = None
         outcome.ticket = ticket
     return outcome
+
+
+def commit_bootstrap(worktree: Path, ticket: Ticket) -> str:
+    """Commit the Stage 0 files as the ticket branch's first commit. The
+    hooks judge a commit by the ticket state they find in git, so until the
+    state file is committed they cannot tell the ticket's stage; committed,
+    the branch also says by itself which ticket it carries. The hooks run:
+    this commit is checked like any other."""
+    folder = ticket.folder.relative_to(worktree).as_posix()
+    git(worktree, "add", "--", folder)
+    proc = git(worktree, "commit", "--quiet", "-m", f"Start ticket {ticket.name} at Stage 0", "--", folder,
+               check=False)
+    if proc.returncode != 0:
+        said = (proc.stderr + proc.stdout).strip() or f"exit status {proc.returncode}"
+        raise GitFailed(f"committing the Stage 0 ticket files failed:\n{said}")
+    sha = git(worktree, "rev-parse", "--short", "HEAD").stdout.strip()
+    return f"committed the Stage 0 ticket files ({sha})"
 
 
 def _missing_ancestors(path: Path) -> list[Path]:
@@ -496,10 +514,13 @@ def _undo_on_failure(repo: Path) -> Iterator[_Undo]:
     try:
         yield undo
     except BaseException as err:
+        made_something = undo.worktree is not None or undo.branch is not None
         problems = undo.run()
         if isinstance(err, FtgateError):
             if problems:
-                err.message += "; clean-up was incomplete: " + "; ".join(problems)
+                err.message += "\nclean-up was incomplete: " + "; ".join(problems)
+            elif made_something:
+                err.message += "\nwhat this run had created (branch, worktree, folders) was removed again"
             raise
         if isinstance(err, OSError):
             detail = f"{err.strerror or err}" + (f": {err.filename}" if err.filename else "")

@@ -15,25 +15,19 @@ def _new(capsys, repo: Path, name: str) -> Path:
     return repo.parent / f"{repo.name}-worktrees" / name
 
 
-def _commit_ticket(path: Path, name: str) -> None:
-    # --no-verify: committing the ticket is set-up here, not the thing under test.
-    git(path, "add", f"tickets/in-progress/{name}")
-    git(path, "commit", "-q", "--no-verify", "-m", f"Start {name}")
-
-
 def test_list_shows_stage_permission_and_dirtiness(capsys, repos: Repos) -> None:
     clone = repos.clone()
     a = _new(capsys, clone, "alpha")
     b = _new(capsys, clone, "beta")
-    _commit_ticket(b, "beta")
-
+    (a / "scratch.txt").write_text("work in progress\n")
     run = ftgate(capsys, clone, "worktree", "list", "--json")
     assert run.code == 0, run
     rows = {row["ticket"]: row for row in json.loads(run.out)}
     assert set(rows) == {"alpha", "beta"}, "the main checkout is not a ticket worktree"
     assert rows["alpha"] == {"ticket": "alpha", "branch": "codex/alpha", "path": str(a), "exists": True,
                              "dirty": True, "stage": 0, "permission": "Locked", "archived": False, "error": None}
-    assert rows["beta"]["dirty"] is False and rows["beta"]["stage"] == 0
+    assert rows["beta"]["dirty"] is False, "the bootstrap is committed: a fresh worktree is clean"
+    assert rows["beta"]["stage"] == 0 and rows["beta"]["path"] == str(b)
 
     text = ftgate(capsys, a, "worktree", "list")
     assert text.code == 0
@@ -50,7 +44,6 @@ def test_list_outside_git_is_a_clear_error(capsys, tmp_path: Path) -> None:
 def test_dirty_worktree_is_refused_then_forced_keeping_the_unmerged_branch(capsys, repos: Repos) -> None:
     clone = repos.clone()
     path = _new(capsys, clone, "t1")
-    _commit_ticket(path, "t1")
     (path / "notes.txt").write_text("unsaved thoughts\n")
 
     run = ftgate(capsys, clone, "worktree", "remove", "t1")
@@ -68,7 +61,6 @@ def test_dirty_worktree_is_refused_then_forced_keeping_the_unmerged_branch(capsy
 def test_unmerged_branch_is_refused_and_merged_branch_is_deleted_out_loud(capsys, repos: Repos) -> None:
     clone = repos.clone()
     path = _new(capsys, clone, "t1")
-    _commit_ticket(path, "t1")
     sha = git(clone, "rev-parse", "--short", "codex/t1")
 
     run = ftgate(capsys, clone, "worktree", "remove", "t1")
@@ -87,7 +79,6 @@ def test_unmerged_branch_is_refused_and_merged_branch_is_deleted_out_loud(capsys
 def test_branch_merged_on_the_remote_counts_once_fetched(capsys, repos: Repos) -> None:
     clone = repos.clone()
     path = _new(capsys, clone, "t1")
-    _commit_ticket(path, "t1")
     # By URL, not by remote name, so origin/main stays as it was (stale).
     git(clone, "push", "-q", "--no-verify", str(repos.server), "codex/t1:main")
     assert ftgate(capsys, clone, "worktree", "remove", "t1").code == 1, "origin/main is stale until fetched"
@@ -100,7 +91,6 @@ def test_branch_merged_on_the_remote_counts_once_fetched(capsys, repos: Repos) -
 def test_stale_record_is_pruned_and_base_read_from_the_branch(capsys, repos: Repos) -> None:
     clone = repos.clone()
     path = _new(capsys, clone, "t1")
-    _commit_ticket(path, "t1")
     shutil.rmtree(path)  # someone deleted the folder by hand
 
     listed = ftgate(capsys, clone, "worktree", "list", "--json")
@@ -118,7 +108,6 @@ def test_stale_record_is_pruned_and_base_read_from_the_branch(capsys, repos: Rep
 def test_remove_from_inside_the_worktree_is_refused(capsys, repos: Repos) -> None:
     clone = repos.clone()
     path = _new(capsys, clone, "t1")
-    _commit_ticket(path, "t1")
     run = ftgate(capsys, path / "tickets", "worktree", "remove", "t1", "--force")
     assert run.code == 2 and "inside the worktree" in run.err, run
     assert path.is_dir()
@@ -132,8 +121,9 @@ def test_unknown_ticket(capsys, repos: Repos) -> None:
 
 def test_branch_with_no_commits_of_its_own_is_merged_by_definition(capsys, repos: Repos) -> None:
     clone = repos.clone()
-    commit_file(clone, "x.txt", "x\n", "Local main moves on")
     path = _new(capsys, clone, "t1")
-    run = ftgate(capsys, clone, "worktree", "remove", "t1", "--force")  # untracked ticket files
+    # Someone undoes the bootstrap commit: the branch now holds nothing the base lacks.
+    git(path, "reset", "-q", "--soft", "HEAD~1")
+    run = ftgate(capsys, clone, "worktree", "remove", "t1", "--force")
     assert run.code == 0, run
     assert not path.exists() and "deleted branch codex/t1" in run.out

@@ -20,7 +20,8 @@ def test_clone_cuts_from_the_refreshed_remote_default_branch(capsys, repos: Repo
     assert run.code == 0, run
     path = repos.tmp / "clone-worktrees" / "fix-tokenizer"
     assert path.is_dir()
-    assert git(clone, "rev-parse", "codex/fix-tokenizer") == newer
+    assert git(clone, "rev-parse", "codex/fix-tokenizer~1") == newer
+    assert git(clone, "log", "-1", "--format=%s", "codex/fix-tokenizer") == "Start ticket fix-tokenizer at Stage 0"
     assert git(path, "symbolic-ref", "--short", "HEAD") == "codex/fix-tokenizer"
     # No upstream: a bare `git push` from the ticket must not aim at main.
     assert git(clone, "config", "--get", "branch.codex/fix-tokenizer.merge", check=False) == ""
@@ -47,7 +48,7 @@ def test_hand_added_remote_detects_the_default_branch(capsys, repos: Repos) -> N
     path = repos.tmp / "hand-worktrees" / "t1"
     rec = record(path, "t1")
     assert (rec.resolved_base_remote, rec.resolved_base_branch) == ("origin", "main")
-    assert git(hand, "rev-parse", "codex/t1") == git(repos.server, "rev-parse", "main")
+    assert git(hand, "rev-parse", "codex/t1~1") == git(repos.server, "rev-parse", "main")
     assert "set-head" in run.out
 
 
@@ -82,7 +83,7 @@ def test_undetectable_default_without_main_or_master_says_how_to_name_one(capsys
 
     run = ftgate(capsys, hand, "worktree", "new", "t1", "--base", "develop")
     assert run.code == 0, run
-    assert git(hand, "rev-parse", "codex/t1") == git(repos.server, "rev-parse", "develop")
+    assert git(hand, "rev-parse", "codex/t1~1") == git(repos.server, "rev-parse", "develop")
 
 
 def test_single_main_is_used_when_nothing_names_a_default(capsys, repos: Repos) -> None:
@@ -103,14 +104,14 @@ def test_explicit_base(capsys, repos: Repos) -> None:
     run = ftgate(capsys, clone, "worktree", "new", "hotfix", "--base", "release")
     assert run.code == 0, run
     path = repos.tmp / "clone-worktrees" / "hotfix"
-    assert git(clone, "rev-parse", "codex/hotfix") == release
+    assert git(clone, "rev-parse", "codex/hotfix~1") == release
     rec = record(path, "hotfix")
     assert rec.user_base_branch == "release"
     assert (rec.resolved_base_remote, rec.resolved_base_branch) == ("origin", "release")
 
     run = ftgate(capsys, clone, "worktree", "new", "hotfix2", "--base", "origin/release")
     assert run.code == 0, run
-    assert git(clone, "rev-parse", "codex/hotfix2") == release
+    assert git(clone, "rev-parse", "codex/hotfix2~1") == release
 
 
 def test_base_that_does_not_exist_creates_nothing(capsys, repos: Repos) -> None:
@@ -151,7 +152,7 @@ def test_second_run_reuses_and_says_so(capsys, repos: Repos) -> None:
     assert ftgate(capsys, clone, "worktree", "new", "t1").code == 0
     path = repos.tmp / "clone-worktrees" / "t1"
     before = state_text(path, "t1")
-    head = git(clone, "rev-parse", "codex/t1")
+    head = git(clone, "rev-parse", "codex/t1~1")
     # The remote is gone now: a reuse must not even need it.
     git(clone, "remote", "set-url", "origin", str(repos.tmp / "gone.git"))
 
@@ -159,7 +160,7 @@ def test_second_run_reuses_and_says_so(capsys, repos: Repos) -> None:
     assert run.code == 0, run
     assert "already set up" in run.out and "nothing changed" in run.out
     assert state_text(path, "t1") == before
-    assert git(clone, "rev-parse", "codex/t1") == head
+    assert git(clone, "rev-parse", "codex/t1~1") == head
     assert len(worktrees(clone)) == 2
 
     # From inside the ticket's own worktree too.
