@@ -10,6 +10,7 @@ import click
 
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK
 from ftgate.git import worktree as wt
+from ftgate.git.finalize import FinalizeOutcome, finalize_archived
 
 
 @click.group()
@@ -97,4 +98,20 @@ def worktree_remove(name: str, force: bool) -> int:
     click.echo(f"{outcome.name}:")
     for step in outcome.steps:
         click.echo(f"  {step}")
+    return EXIT_OK
+
+
+@worktree.command("finalize")
+@click.argument("name")
+def worktree_finalize(name: str) -> int:
+    """Merge or push an archived ticket's branch (retry for `done --finalize`)."""
+    return report_finalize(finalize_archived(Path.cwd(), name))
+
+
+def report_finalize(outcome: FinalizeOutcome) -> int:
+    plan = outcome.plan
+    click.echo(f"{plan.name}: finalized ({plan.mode} into {plan.target})")
+    for step in outcome.steps:
+        click.echo(f"  {step}")
+    click.echo(f"  next: once nothing else needs it, ftgate worktree remove {plan.name}")
     return EXIT_OK
