@@ -228,9 +228,24 @@ def block(name: str | None, reason: str) -> int:
 @click.command()
 @TICKET_ARG
 @click.option("--verified-by", required=True, help="Who verified the work.")
-def done(name: str | None, verified_by: str) -> int:
+@click.option("--finalize", "finalize", is_flag=True,
+              help="Then commit the archive and merge or push the ticket branch (worktree.finalize in ftgate.yaml).")
+def done(name: str | None, verified_by: str, finalize: bool) -> int:
     """Record the user's verification and archive the ticket to tickets/done/."""
-    return _print_outcome(tr.done(resolve_ticket(name), verified_by))
+    ticket_ = resolve_ticket(name)
+    plan = None
+    if finalize:
+        from ftgate.git.finalize import plan_finalization
+
+        # Before archiving: whatever would stop the finalization refuses while nothing has changed yet.
+        plan = plan_finalization(ticket_)
+    code = _print_outcome(tr.done(ticket_, verified_by))
+    if plan is None or code != EXIT_OK:
+        return code
+    from ftgate.cli.worktree_commands import report_finalize
+    from ftgate.git.finalize import finalize as finalize_ticket
+
+    return report_finalize(finalize_ticket(plan, verified_by.strip()))
 
 
 @click.command()
