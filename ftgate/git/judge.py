@@ -243,9 +243,12 @@ class Judge:
     def _want_ticket(self, wanted: dict[str, None], unit: Unit, name: str) -> None:
         if "\n" in name or not name:
             return
+        # The parent's state matters only when this change edits the state
+        # file (the transition check); skipping it halves the lookups.
+        before = unit.before is not None and name in state_changes([e.change() for e in unit.entries])
         for folder in ticket_folders(name):
             wanted[_name(unit.after, f"{folder}/{STATE_FILE}")] = None
-            if unit.before is not None:
+            if before:
                 wanted[_name(unit.before, f"{folder}/{STATE_FILE}")] = None
 
     def _listings(self, units: list[Unit], resolved: dict[str, tuple[str, str] | None]) -> dict[int, list[str]]:

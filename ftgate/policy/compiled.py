@@ -17,9 +17,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ftgate import __version__
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs the hook a few ms at import
+    from typing import Any
 from ftgate.policy.paths import SourceMatcher
 
 NO_CONFIG = "none"

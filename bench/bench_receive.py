@@ -1,0 +1,105 @@
+"""Benchmark: a pre-receive of a push bringing N new commits (default
+10,000), against the bare plumbing it batches (rev-list + diff-tree --stdin)
+run by itself, side by side.
+
+    python bench/bench_receive.py [--commits 10000] [--runs 5]
+
+Targets (issue 3): under 3 s, within 2x of the plumbing, a constant number
+of git processes whatever N (counted with GIT_TRACE2_EVENT), peak memory
+under 200 MB (resource.getrusage of children).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
+from enforce_helpers import Repo, git_env, put_ticket  # noqa: E402
+
+WORK = Path(__file__).resolve().parent / ".work" / "receive"
+
+
+def build(commits: int) -> tuple[Repo, str, str]:
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    env = git_env(WORK / "home")
+    repo = Repo(WORK / "repo", env)
+    repo.path.mkdir(parents=True)
+    repo.git("init", "-q", "-b", "main")
+    repo.write("README.md", "x\n")
+    put_ticket(repo, "t", 4, unlocked=True)
+    repo.commit("base with a ticket at Stage 4 Unlocked")
+    base = repo.head()
+    lines = []
+    for i in range(commits):
+        body = f"x = {i}\n"
+        lines += ["commit refs/heads/main", f"committer B <b@b> {i} +0000", "data 2", "c"]
+        if i == 0:
+            lines.append(f"from {base}")
+        lines += [f"M 100644 inline src/mod{i % 500}.py", f"data {len(body)}", body.rstrip("\n")]
+    repo.git("fast-import", "--quiet", input=("\n".join(lines) + "\n").encode())
+    head = repo.out("rev-parse", "refs/heads/main")
+    return repo, base, head
+
+
+def run(cmd: list[str], repo: Repo, stdin: str, env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=repo.path, env=env, input=stdin.encode(), capture_output=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{cmd} failed: {proc.stderr.decode()[-2000:]}")
+    return elapsed
+
+
+def count_git_processes(repo: Repo, stdin: str) -> int:
+    trace = WORK / "trace.json"
+    trace.unlink(missing_ok=True)
+    env = dict(repo.env, GIT_TRACE2_EVENT=str(trace))
+    subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], cwd=repo.path, env=env,
+                   input=stdin.encode(), capture_output=True, check=True)
+    starts = [json.loads(line) for line in trace.read_text().splitlines()]
+    return sum(1 for e in starts if e.get("event") == "start")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commits", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    repo, base, head = build(args.commits)
+    # The server has `base` on main; the push moves main to `head`.
+    repo.git("update-ref", "refs/heads/main", base)
+    stdin = f"{base} {head} refs/heads/main\n"
+    env = repo.env
+    hook = [sys.executable, "-m", "ftgate", "hook", "pre-receive"]
+    plumbing = ["sh", "-c", f"git rev-list --parents --reverse --topo-order {head} --not --all "
+                f"| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null"]
+    run(hook, repo, stdin, env)  # warm caches
+    ours, bare = [], []
+    for _ in range(args.runs):
+        bare.append(run(plumbing, repo, stdin, env))
+        ours.append(run(hook, repo, stdin, env))
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    small = count_git_processes(repo, f"{base} {repo.out('rev-list', '-n1', head + '~' + str(args.commits - 10))} refs/heads/main\n")
+    large = count_git_processes(repo, stdin)
+    m_ours, m_bare = statistics.median(ours), statistics.median(bare)
+    print(f"push of {args.commits} new commits, {args.runs} runs each")
+    print(f"bare plumbing   median {m_bare:.2f} s")
+    print(f"ftgate pre-receive median {m_ours:.2f} s  (ratio {m_ours / m_bare:.2f}x)")
+    print(f"git processes: {small} for 10 commits, {large} for {args.commits}")
+    print(f"peak child RSS  {peak_kb / 1024:.1f} MB")
+    ok = m_ours < 3 and m_ours <= 2 * m_bare and small == large and peak_kb < 200 * 1024
+    print("targets (<3 s, <=2x, constant processes, <200 MB):", "met" if ok else "NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
