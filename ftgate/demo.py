@@ -20,7 +20,7 @@ from pathlib import Path
 from ftgate.workflow.model import Stage
 from ftgate.workflow.stages import RULES
 
-TICKET = "capitals-sft"
+TICKET = "color-map"
 
 
 class Demo:

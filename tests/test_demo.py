@@ -13,7 +13,7 @@ def test_demo_runs_in_a_fresh_folder(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "demo finished" in result.stdout
-    state = (target / "tickets/in-progress/capitals-sft/workflow-state.md").read_text()
+    state = (target / "tickets/in-progress/color-map/workflow-state.md").read_text()
     assert "Code Edit Permission: `Unlocked`" in state
 
 

@@ -13,7 +13,7 @@ from ftgate.workflow.state import read_state
 
 from .helpers import ftgate, fill
 
-NAME = "capitals-sft"
+NAME = "color-map"
 
 
 def _state(root: Path):
