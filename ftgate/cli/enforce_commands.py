@@ -47,11 +47,15 @@ def hook_pre_commit(verbose: bool) -> int:
 @hook.command("pre-push")
 @click.argument("remote", required=False, default="")
 @click.argument("url", required=False, default="")
-def hook_pre_push(remote: str, url: str) -> int:
+@click.option("--all-branches", is_flag=True,
+              help="Judge every local branch instead of reading stdin (for the pre-commit framework, "
+                   "which tells a hook only about the first pushed ref).")
+def hook_pre_push(remote: str, url: str, all_branches: bool) -> int:
     """Judge every commit of every pushed ref not yet on REMOTE (lines on stdin)."""
     from ftgate.git import prepush
 
-    return prepush.main([remote, url])
+    args = [a for a in (remote, url) if a] + (["--all-branches"] if all_branches else [])
+    return prepush.main(args)
 
 
 @hook.command("pre-receive")
