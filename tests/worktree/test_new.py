@@ -233,3 +233,16 @@ def test_config_with_unknown_key_is_refused(capsys, repos: Repos) -> None:
     assert run.code == 2, run
     assert "unknown key(s)" in run.err and "base_branch" in run.err
     assert branches(clone) == ["main"]
+
+
+def test_bootstrap_commit_refused_by_a_hook_leaves_nothing_behind(capsys, repos: Repos) -> None:
+    clone = repos.clone()
+    hook = clone / ".git" / "hooks" / "pre-commit"
+    hook.write_text("#!/bin/sh\necho 'team policy: no commits today' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    run = ftgate(capsys, clone, "worktree", "new", "t1")
+    assert run.code == 2, run
+    assert "no commits today" in run.err and "removed again" in run.err
+    assert branches(clone) == ["main"] and len(worktrees(clone)) == 1
+    assert not (repos.tmp / "clone-worktrees").exists()
+    assert "no commits today" in hook.read_text(), "a foreign hook is left as it was"
