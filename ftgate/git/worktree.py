@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from ftgate.errors import FtgateError
 from ftgate.workflow.tickets import (
@@ -32,12 +31,10 @@ from ftgate.workflow.tickets import (
 )
 
 CONFIG_FILE = "ftgate.yaml"
-CONFIG_SECTION = "worktree"
 DEFAULT_REMOTE = "origin"
 # Beside the main checkout rather than inside it, so the main checkout's
 # status, searches and editors never see a second copy of the repository.
 DEFAULT_LOCATION = "../{repo}-worktrees"
-FINALIZE_MODES = ("merge", "push", "none")
 DEFAULT_FINALIZE = "merge"
 # A fetch from an unreachable host can hang for minutes; a bootstrap should not.
 FETCH_TIMEOUT_S = 120
@@ -62,58 +59,15 @@ class WorktreeSettings:
     finalize: str = DEFAULT_FINALIZE
 
 
-_SETTING_KEYS = {
-    "base_branch": "the base branch tickets are cut from (default: the remote's default branch)",
-    "remote": f"the remote to refresh and cut from (default: {DEFAULT_REMOTE})",
-    "location": "the folder that holds ticket worktrees, relative to the main checkout; "
-                "`{repo}` is the main checkout's folder name",
-    "finalize": "what `ftgate done --finalize` does: " + " | ".join(FINALIZE_MODES),
-}
-
-
 def worktree_settings(repo_root: Path) -> WorktreeSettings:
-    """Read the ``worktree:`` section of ``<repo_root>/ftgate.yaml``; defaults
-    when the file or the section is absent. Unknown keys are refused: a typo
-    must not silently fall back to a default base branch."""
-    path = repo_root / CONFIG_FILE
-    if not path.is_file():
-        return WorktreeSettings()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
-        raise FtgateError(f"{CONFIG_FILE}: cannot read it: {err}") from None
-    if data is None:
-        return WorktreeSettings()
-    if not isinstance(data, dict):
-        raise FtgateError(f"{CONFIG_FILE}: expected a mapping at the top level")
-    section = data.get(CONFIG_SECTION)
-    if section is None:
-        return WorktreeSettings()
-    if not isinstance(section, dict):
-        raise FtgateError(f"{CONFIG_FILE}: `{CONFIG_SECTION}:` must be a mapping of settings")
-    unknown = sorted(str(key) for key in section if key not in _SETTING_KEYS)
-    if unknown:
-        known = "\n".join(f"    {key}: {doc}" for key, doc in _SETTING_KEYS.items())
-        raise FtgateError(f"{CONFIG_FILE}: unknown key(s) under `{CONFIG_SECTION}:`: {', '.join(unknown)}",
-                          hint=f"the known keys are:\n{known}")
-    values: dict[str, Any] = {}
-    for key, raw in section.items():
-        if raw is None:
-            continue
-        if not isinstance(raw, str) or not raw.strip():
-            raise FtgateError(f"{CONFIG_FILE}: `{CONFIG_SECTION}.{key}` must be a non-empty string, got {raw!r}")
-        values[key] = raw.strip()
-    finalize = values.get("finalize", DEFAULT_FINALIZE)
-    if finalize not in FINALIZE_MODES:
-        raise FtgateError(f"{CONFIG_FILE}: `{CONFIG_SECTION}.finalize` is {finalize!r}",
-                          hint="use one of: " + ", ".join(FINALIZE_MODES))
-    location = values.get("location", DEFAULT_LOCATION)
-    try:
-        location.format(repo="x")
-    except (KeyError, IndexError, ValueError):
-        raise FtgateError(f"{CONFIG_FILE}: `{CONFIG_SECTION}.location` {location!r} may only use the "
-                          "placeholder `{repo}`") from None
-    return WorktreeSettings(**values)
+    """The ``worktree:`` section of ``<repo_root>/ftgate.yaml`` (validated by
+    the shared config, which refuses unknown keys: a typo must not silently
+    fall back to a default base branch); defaults when absent."""
+    from ftgate.policy.config import load_config
+
+    rules = load_config(repo_root).worktree
+    return WorktreeSettings(base_branch=rules.base_branch, remote=rules.remote, location=rules.location,
+                            finalize=rules.finalize)
 
 
 # ----------------------------------------------------------------------- git

@@ -19,7 +19,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftgate.errors import FtgateError
 from ftgate.policy.paths import CONFIG_FILE, CompiledList, SourceMatcher
@@ -47,6 +47,33 @@ class SourceRules(BaseModel):
     )
 
 
+class WorktreeRules(BaseModel):
+    """Where ticket worktrees go and how `ftgate worktree new` / `ftgate done
+    --finalize` behave."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_branch: str | None = Field(
+        None, min_length=1,
+        description="The base branch tickets are cut from (default: the remote's default branch).")
+    remote: str = Field("origin", min_length=1, description="The remote to refresh and cut from.")
+    location: str = Field(
+        "../{repo}-worktrees", min_length=1,
+        description="The folder that holds ticket worktrees, relative to the main checkout; "
+                    "`{repo}` is the main checkout's folder name.")
+    finalize: Literal["merge", "push", "none"] = Field(
+        "merge", description="What `ftgate done --finalize` does with the ticket branch.")
+
+    @field_validator("location")
+    @classmethod
+    def _only_repo_placeholder(cls, value: str) -> str:
+        try:
+            value.format(repo="x")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may only use the placeholder `{repo}`") from None
+        return value
+
+
 class Config(BaseModel):
     """The ``ftgate.yaml`` at the repository root."""
 
@@ -63,6 +90,8 @@ class Config(BaseModel):
         None,
         description="A ticket that governs changes when neither the branch nor the change names one.",
     )
+    worktree: WorktreeRules = Field(default_factory=WorktreeRules,
+                                    description="Ticket worktrees and finalization.")
     stage5_evidence: Literal["verified", "report"] = Field(
         "verified",
         description="What the Stage 5 gate trusts. `verified`: the report's claims must be backed by "
@@ -129,6 +158,7 @@ def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
 _FIELDS: dict[tuple[str | int, ...], tuple[str, ...]] = {
     (): tuple(Config.model_fields),
     ("source",): tuple(SourceRules.model_fields),
+    ("worktree",): tuple(WorktreeRules.model_fields),
 }
 
 

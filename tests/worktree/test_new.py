@@ -231,7 +231,7 @@ def test_config_with_unknown_key_is_refused(capsys, repos: Repos) -> None:
     (clone / "ftgate.yaml").write_text("worktree:\n  base: main\n")
     run = ftgate(capsys, clone, "worktree", "new", "t1")
     assert run.code == 2, run
-    assert "unknown key(s)" in run.err and "base_branch" in run.err
+    assert "ftgate.yaml:2: unknown key `worktree.base`" in run.err and "base_branch" in run.err
     assert branches(clone) == ["main"]
 
 
