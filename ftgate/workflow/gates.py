@@ -139,9 +139,10 @@ def gate_bootstrap(ctx: GateContext) -> list[Finding]:
     if doc is None:
         out.append(_missing(ctx, "requirements.md", Stage.BOOTSTRAP))
     else:
-        # On a re-walk after `Unclear`, the requirements may already be past Draft.
-        wanted = tuple(RequirementsStatus) if ctx.state.active_reentry else (RequirementsStatus.DRAFT,)
-        out += _need_status(ctx, doc, RequirementsStatus, wanted, Stage.BOOTSTRAP)
+        # Stage 0 starts the requirements as a Draft. A later status of the same
+        # document (Plan-ready, Refined) is a superset, which happens on a
+        # re-walk after `Unclear` and when one commit carries several steps.
+        out += _need_status(ctx, doc, RequirementsStatus, tuple(RequirementsStatus), Stage.BOOTSTRAP)
     record = ctx.state.bootstrap
     state_label = ctx.files.label("workflow-state.md")
     if record.mode is None:
