@@ -209,6 +209,11 @@ def _put(doc: md.Document, found: dict[str, CheckRow], nid: str, row: CheckRow) 
     found.setdefault(nid, row)
 
 
+def _cell(table: md.Table, row: md.TableRow, *names: str) -> str:
+    value = row.get(table.column(*names))
+    return value.text if value else ""
+
+
 # ------------------------------------------------------------- per artifact
 
 
@@ -260,10 +265,8 @@ def read_sc_closure(doc: md.Document) -> list[ClosureRow]:
                 raise ReadError(doc.path, (row.line,),
                                 f"decision for {ident.text} is {decision_text!r}, expected one of "
                                 f"{_expect_tokens(CriterionDecision)}")
-
             def cell(*names: str) -> str:
-                value = row.get(table.column(*names))
-                return value.text if value else ""
+                return _cell(table, row, *names)
 
             out.append(ClosureRow(
                 criterion=ident.text,
@@ -328,10 +331,8 @@ def read_metric_summary(doc: md.Document) -> list[MetricRow]:
             run = row.get(run_col)
             if run is None or not run.text:
                 continue
-
             def cell(*names: str) -> str:
-                value = row.get(table.column(*names))
-                return value.text if value else ""
+                return _cell(table, row, *names)
 
             out.append(MetricRow(run.text, cell("Metric Or Rubric", "Metric", "Metric / Rubric"),
                                  cell("Result"), cell("Baseline"), cell("Delta"), row.line))

@@ -130,6 +130,16 @@ def _need_yes(doc: md.Document, key: str) -> list[Finding]:
     return []
 
 
+def _need_decision(doc: md.Document, stage: Stage) -> list[Finding]:
+    key = f"Stage {int(stage)} Decision"
+    decision = art.read_decision(doc, int(stage))
+    if decision is None:
+        return [Finding(doc.path, None, f"no `{key}` line", hint=f"add `- {key}: Pass` once the stage is done")]
+    if decision[0] != StageDecision.PASS:
+        return [Finding(doc.path, decision[1], f"{key} is `{decision[0].value}`")]
+    return []
+
+
 # ----------------------------------------------------------------- stages
 
 
@@ -312,12 +322,9 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     heading, text = art.section_text(doc, "Reproducibility Record", "Reproducibility")
     if not text:
         out.append(Finding(doc.path, heading.line if heading else None, "the reproducibility record is empty"))
-    decision = art.read_decision(doc, 5)
-    if decision is None:
-        out.append(Finding(doc.path, None, "no `Stage 5 Decision` line", hint="add `- Stage 5 Decision: Pass`"))
-    elif decision[0] != StageDecision.PASS:
-        out.append(Finding(doc.path, decision[1], f"Stage 5 Decision is `{decision[0].value}`"))
-    else:
+    decision_findings = _need_decision(doc, Stage.TRAINING)
+    out += decision_findings
+    if not decision_findings:
         for ident in declared:
             row = closure.get(ident)
             if row is not None and row.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
@@ -366,11 +373,7 @@ def gate_code_review(ctx: GateContext) -> list[Finding]:
         if result is None and nid in art.OPTIONAL_REVIEW_CHECKS and md.key_id(row.result_text) == "na":
             continue
         out.append(Finding(doc.path, row.line, f"mandatory check {name!r} is {row.result_text or 'empty'}, needs `Pass`"))
-    decision = art.read_decision(doc, 6)
-    if decision is None:
-        out.append(Finding(doc.path, None, "no `Stage 6 Decision` line"))
-    elif decision[0] != StageDecision.PASS:
-        out.append(Finding(doc.path, decision[1], f"Stage 6 Decision is `{decision[0].value}`"))
+    out += _need_decision(doc, Stage.CODE_REVIEW)
     if ctx.state.permission != Permission.LOCKED:
         out.append(Finding(ctx.files.label("workflow-state.md"), None, "code review must happen with source edits locked",
                            hint="ftgate lock"))
@@ -393,11 +396,7 @@ def gate_docs_sync(ctx: GateContext) -> list[Finding]:
         heading, text = art.section_text(doc, "No-Impact Rationale", "Rationale", "No Impact Rationale")
         if not text:
             out.append(Finding(doc.path, heading.line if heading else None, "no docs impacted but no rationale given"))
-    decision = art.read_decision(doc, 7)
-    if decision is None:
-        out.append(Finding(doc.path, None, "no `Stage 7 Decision` line"))
-    elif decision[0] != StageDecision.PASS:
-        out.append(Finding(doc.path, decision[1], f"Stage 7 Decision is `{decision[0].value}`"))
+    out += _need_decision(doc, Stage.DOCS_SYNC)
     return out
 
 
