@@ -13,7 +13,7 @@ import sys
 from typing import TextIO
 
 from ftgate.git import plumbing as pl
-from ftgate.git.history import commit_units, rev_list
+from ftgate.git.history import new_commit_units
 from ftgate.git.judge import Judge, Judged
 from ftgate.git.report import github_annotations, github_summary, render
 
@@ -42,8 +42,7 @@ def default_branch_name() -> str | None:
 
 def judge_range(base: str, head: str, *, branch: str | None, cwd: str | None = None) -> list[Judged]:
     base_id, head_id = _resolve(base, cwd), _resolve(head, cwd)
-    commits = rev_list([head_id], [base_id], cwd=cwd)
-    units = commit_units(commits, branch=branch, ref=None, cwd=cwd)
+    units = new_commit_units([head_id], [base_id], branch=branch, ref=None, cwd=cwd)
     return Judge(cwd=cwd).judge(units)
 
 

@@ -36,11 +36,14 @@ class RefUpdate:
         return self.ref[len("refs/heads/"):] if self.ref.startswith("refs/heads/") else None
 
 
-def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: bool = False,
-             exclude_remotes: str | None = None, cwd: str | None = None) -> list[list[str]]:
-    """``[[commit, parent...], ...]`` oldest first. Only object ids and
-    pseudo-options reach the command line (git 2.39 refuses ``--all`` on
-    ``--stdin``), so no ref name can be read as an option."""
+DIFF_ARGS = ("diff-tree", "--stdin", "-z", "-r", "--raw", "-M", "--cc", "--root")
+
+
+def rev_list_args(include: Sequence[str], exclude: Sequence[str], *, exclude_all: bool = False,
+                  exclude_remotes: str | None = None) -> list[str]:
+    """Only object ids and pseudo-options reach the command line (git 2.39
+    refuses ``--all`` on ``--stdin``), so no ref name can be read as an
+    option."""
     args = ["rev-list", "--parents", "--reverse", "--topo-order", *include, "--not", *exclude]
     if exclude_all:
         args.append("--all")
@@ -49,8 +52,27 @@ def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: boo
     for oid in (*include, *exclude):
         if not all(c in "0123456789abcdef" for c in oid):
             raise ValueError(f"not an object id: {oid!r}")
-    out = pl.git(args, cwd=cwd)
+    return args
+
+
+def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: bool = False,
+             exclude_remotes: str | None = None, cwd: str | None = None) -> list[list[str]]:
+    """``[[commit, parent...], ...]`` oldest first."""
+    out = pl.git(rev_list_args(include, exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes), cwd=cwd)
     return [line.split() for line in out.decode("ascii").splitlines() if line]
+
+
+def _units(commits: Sequence[list[str]], parsed: list[tuple[str | None, list[pl.RawEntry]]], *,
+           branch: str | None, ref: str | None) -> list[Unit]:
+    # diff-tree prints nothing for a commit that changes nothing: no entries.
+    by_commit = {commit: entries for commit, entries in parsed if commit}
+    units = []
+    for line in commits:
+        commit, parents = line[0], line[1:]
+        units.append(Unit(label=f"commit {commit[:10]}", after=commit, before=parents[0] if parents else None,
+                          entries=by_commit.get(commit, []), branch=branch, commit=commit, ref=ref,
+                          merge=len(parents) > 1))
+    return units
 
 
 def commit_units(commits: Sequence[list[str]], *, branch: str | None, ref: str | None,
@@ -58,14 +80,22 @@ def commit_units(commits: Sequence[list[str]], *, branch: str | None, ref: str |
     if not commits:
         return []
     payload = "".join(c[0] + "\n" for c in commits).encode()
-    out = pl.git(["diff-tree", "--stdin", "-z", "-r", "--raw", "-M", "--cc", "--root"], cwd=cwd, input=payload)
-    by_commit = {commit: entries for commit, entries in pl.parse_raw(out, with_commits=True) if commit}
-    units = []
-    for line in commits:
-        commit, parents = line[0], line[1:]
-        units.append(Unit(label=f"commit {commit[:10]}", after=commit, before=parents[0] if parents else None,
-                          entries=by_commit.get(commit, []), branch=branch, commit=commit, ref=ref))
-    return units
+    parsed = pl.parse_raw(pl.git(DIFF_ARGS, cwd=cwd, input=payload), with_commits=True)
+    return _units(commits, parsed, branch=branch, ref=ref)
+
+
+def new_commit_units(include: Sequence[str], exclude: Sequence[str], *, branch: str | None, ref: str | None,
+                     exclude_all: bool = False, exclude_remotes: str | None = None,
+                     skip: set[str] | None = None, cwd: str | None = None) -> list[Unit]:
+    """Units for every commit in ``include --not exclude``: rev-list and
+    diff-tree run as one pipeline. Commits in ``skip`` (already judged for
+    another ref) are left out, and the rest added to it."""
+    args = rev_list_args(include, exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes)
+    commits, parsed = pl.rev_list_diff_tree(args, DIFF_ARGS, cwd=cwd)
+    if skip is not None:
+        commits = [c for c in commits if c[0] not in skip]
+        skip.update(c[0] for c in commits)
+    return _units(commits, parsed, branch=branch, ref=ref)
 
 
 def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclude_remotes: str | None = None,
@@ -86,12 +116,9 @@ def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclu
         if old_may_be_missing:
             # pre-push: the remote's tip may be a commit we never fetched.
             exclude = [e for e in exclude if _exists(e, cwd)]
-        commits = rev_list([update.new], exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes,
-                           cwd=cwd)
         # A commit shared by two pushed refs is judged once, for the first.
-        commits = [c for c in commits if c[0] not in seen]
-        seen.update(c[0] for c in commits)
-        units = commit_units(commits, branch=update.branch, ref=update.ref, cwd=cwd)
+        units = new_commit_units([update.new], exclude, branch=update.branch, ref=update.ref,
+                                 exclude_all=exclude_all, exclude_remotes=exclude_remotes, skip=seen, cwd=cwd)
         plan.append((update, units))
         all_units += units
     judged = {id(j.unit): j for j in judge.judge(all_units)}

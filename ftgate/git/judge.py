@@ -8,7 +8,9 @@ defaults when there is none): a change cannot loosen the policy that judges
 it, and ``ftgate.yaml`` itself is source.
 
 All lookups of all units go into a few batched git calls, so checking 10,000
-pushed commits starts the same handful of processes as checking one.
+pushed commits starts the same handful of processes as checking one; and a
+commit's facts are carried from its parent through its own diff, so names
+are looked up only where the units join older history (and at merges).
 
 stdlib only: this runs inside the commit hook.
 """
@@ -16,29 +18,30 @@ stdlib only: this runs inside the commit hook.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ftgate.git import plumbing as pl
-from ftgate.policy.compiled import Cache, Policy, PolicyError, load_policy, policy_from_data
+from ftgate.policy.compiled import Cache, Policy, PolicyError, policy_from_data
 from ftgate.policy.decide import (
     BRANCH_PREFIX,
     CONFIG_FILE,
-    DONE,
     IN_PROGRESS,
     STATE_FILE,
     TICKETS,
     Change,
+    Needs,
+    PathChange,
     Reason,
     StateSummary,
     TicketInput,
     TicketSide,
     Verdict,
     decide,
-    governing_ticket,
     needs,
     state_changes,
     ticket_folders,
+    ticket_of_path,
     touched_tickets,
 )
 
@@ -55,6 +58,15 @@ class Unit:
     explicit_ticket: str | None = None
     commit: str | None = None
     ref: str | None = None
+    # A merge's entries are diff-tree --cc's (paths that differ from every
+    # parent), which do not say how its tree differs from the first parent.
+    merge: bool = False
+    _changes: list[PathChange] | None = None
+
+    def path_changes(self) -> list[PathChange]:
+        if self._changes is None:
+            self._changes = [e.change() for e in self.entries]
+        return self._changes
 
 
 @dataclass(slots=True)
@@ -93,6 +105,180 @@ def find_git_dir(cwd: str | None = None) -> Path | None:
         if (folder / "HEAD").is_file() and (folder / "objects").is_dir():
             return folder  # a bare repository
     return None
+
+
+# ------------------------------------------------------------------ facts
+#
+# The facts of a tree that judging needs, as plain values: ``config`` (the
+# blob id of ftgate.yaml, or None), ``listing`` (folder names under
+# tickets/in-progress) and ``states`` (path of a workflow-state.md -> blob
+# id, for the tickets looked at). A unit's facts are its parent's with its
+# own diff applied, unless the parent is an anchor (looked up in git).
+
+_STATE_TAIL = "/" + STATE_FILE
+_IN_PROGRESS_PREFIX = f"{TICKETS}/{IN_PROGRESS}/"
+EMPTY_STATES: dict[str, str] = {}
+
+
+def _usable(name: str) -> bool:
+    return bool(name) and "\n" not in name
+
+
+def _meta(path: str) -> bool:
+    return path.startswith("tickets/") or path == CONFIG_FILE
+
+
+def _blob_mode(mode: str) -> bool:
+    return mode.startswith("100") or mode == "120000"
+
+
+def _removed(entry: pl.RawEntry) -> str | None:
+    """The path a change takes away: a deletion's, or a rename's source."""
+    if entry.status == "D":
+        return entry.path
+    if entry.old_path is not None and entry.old_path != entry.path and entry.status == "R":
+        return entry.old_path
+    return None
+
+
+def _added(entry: pl.RawEntry) -> str | None:
+    return None if entry.status == "D" else entry.path
+
+
+def next_config(before: str | None, entries: list[pl.RawEntry]) -> str | None:
+    config = before
+    for e in entries:
+        if e.path == CONFIG_FILE or e.old_path == CONFIG_FILE:
+            if _removed(e) == CONFIG_FILE:
+                config = None
+            if _added(e) == CONFIG_FILE:
+                config = e.new_oid if _blob_mode(e.new_mode) and not pl.is_zero(e.new_oid) else None
+    return config
+
+
+def next_listing(before: frozenset[str], entries: list[pl.RawEntry], emptied: tuple[str, ...]) -> frozenset[str]:
+    added = None
+    for e in entries:
+        path = _added(e)
+        if path is not None and path.startswith(_IN_PROGRESS_PREFIX):
+            name, slash, _ = path[len(_IN_PROGRESS_PREFIX):].partition("/")
+            if slash and name and name not in before:
+                added = added or set()
+                added.add(name)
+    if not added and not emptied:
+        return before
+    return frozenset((before | (added or set())) - set(emptied))
+
+
+def next_states(before: dict[str, str], entries: list[pl.RawEntry]) -> dict[str, str]:
+    states = before
+    for e in entries:
+        for path, gone in ((_removed(e), True), (_added(e), False)):
+            if path is None or not path.endswith(_STATE_TAIL) or not path.startswith("tickets/"):
+                continue
+            hit = ticket_of_path(path)
+            if hit is None or path != hit[1] + _STATE_TAIL:
+                continue
+            if states is before:
+                states = dict(before)
+            if gone or not _blob_mode(e.new_mode) or pl.is_zero(e.new_oid):
+                states.pop(path, None)
+            else:
+                states[path] = e.new_oid
+    return states
+
+
+class _Anchor:
+    __slots__ = ("config", "listing", "states")
+
+    def __init__(self) -> None:
+        self.config: str | None = None
+        self.listing: frozenset[str] | None = None
+        self.states: dict[str, str] = EMPTY_STATES
+
+
+class _Plan:
+    """Where each unit's facts come from: the unit before it (its parent),
+    an anchor, or nothing (a root commit)."""
+
+    def __init__(self, units: list[Unit]) -> None:
+        self.units = units
+        self.anchors: dict[str, _Anchor] = {}
+        self.parent: list[int | str | None] = []
+        # Units deleting something in a ticket folder: (unit, folder names).
+        self.emptied: list[tuple[Unit, list[str]]] = []
+        self.values: dict[str, list[object]] = {}
+        # Whether a unit's diff touches tickets/ or ftgate.yaml at all.
+        self.touches: list[bool] = []
+        position: dict[str, int] = {}
+        for i, unit in enumerate(units):
+            touches = False
+            for e in unit.entries:
+                if _meta(e.path) or (e.old_path is not None and _meta(e.old_path)):
+                    touches = True
+                    break
+            self.touches.append(touches)
+            if unit.merge:
+                self.anchors.setdefault(unit.after, _Anchor())
+            before = unit.before
+            if before is None:
+                self.parent.append(None)
+            elif before in position:
+                self.parent.append(position[before])
+            else:
+                self.anchors.setdefault(before, _Anchor())
+                self.parent.append(before)
+            if unit.after != INDEX:
+                position[unit.after] = i
+            if not unit.merge and self.touches[-1]:
+                names = []
+                for e in unit.entries:
+                    path = _removed(e)
+                    if path is not None and path.startswith(_IN_PROGRESS_PREFIX):
+                        name, slash, _ = path[len(_IN_PROGRESS_PREFIX):].partition("/")
+                        if slash and name:
+                            names.append(name)
+                if names:
+                    self.emptied.append((unit, list(dict.fromkeys(names))))
+
+    def walk(self, key: str, empty: object, step: object) -> None:
+        """Each unit's value of ``key`` after its change; ``step(before,
+        unit)`` runs only for units whose diff touches tickets/ or the
+        config, the rest inherit their parent's value as it is."""
+        values: list[object] = []
+        self.values[key] = values  # filled in order: a parent before its children
+        anchors, touches = self.anchors, self.touches
+        for i, src in enumerate(self.parent):
+            unit = self.units[i]
+            if unit.merge:
+                values.append(getattr(anchors[unit.after], key))
+                continue
+            if src is None:
+                before = empty
+            elif src.__class__ is int:
+                before = values[src]  # type: ignore[index]
+            else:
+                before = getattr(anchors[src], key)  # type: ignore[index]
+            values.append(step(before, unit) if touches[i] else before)  # type: ignore[operator]
+
+    def value_before(self, key: str, i: int, empty: object) -> object:
+        src = self.parent[i]
+        if src is None:
+            return empty
+        if isinstance(src, int):
+            return self.values[key][src]
+        return getattr(self.anchors[src], key)
+
+    def value_after(self, key: str, i: int) -> object:
+        return self.values[key][i]
+
+
+def _find_state(states: dict[str, str], name: str) -> tuple[str | None, str | None]:
+    for folder in ticket_folders(name):
+        blob = states.get(folder + _STATE_TAIL)
+        if blob is not None:
+            return folder, blob
+    return None, None
 
 
 class Judge:
@@ -147,76 +333,151 @@ class Judge:
     # -------------------------------------------------------------- judge
 
     def judge(self, units: list[Unit]) -> list[Judged]:
+        """Judge every unit, in order (a unit's parent, when it is one of
+        the units, comes before it, as ``rev-list --reverse`` lists them).
+
+        What a unit needs of a tree (the parent's ``ftgate.yaml``, the
+        tickets in progress, a ticket's ``workflow-state.md``) is looked up
+        in git only at *anchors*: parents that are not themselves judged
+        here, and merges. Every other commit starts from its parent's facts
+        and applies its own diff, which lists every path it changes, so a
+        commit that touches neither ``tickets/`` nor ``ftgate.yaml`` costs
+        no lookup at all and the lookups stay as few as the anchors."""
         if not units:
             return []
         for unit in units:
             for rev in (unit.after, unit.before):
                 if rev and len(rev) == 64:
                     self._oid_len = 64
-        # Round 1: the parents' configs, and the tickets every unit names
-        # without needing the policy (branch, touched folders, state edits).
+        plan = _Plan(units)
+
+        # Round 1: each anchor's config, its tickets folder, and the state
+        # files of the tickets the units name without any policy (branch,
+        # touched folder, state edits); plus, for the few commits that
+        # delete something in a ticket folder, whether the folder is left.
+        named: dict[str, None] = {}
+        for i, unit in enumerate(units):
+            for name in self._guess_tickets(unit, plan.touches[i]):
+                if _usable(name):
+                    named[name] = None
         wanted: dict[str, None] = {}
-        for unit in units:
-            if unit.before is not None:
-                wanted[_name(unit.before, CONFIG_FILE)] = None
-            for name in self._guess_tickets(unit):
-                self._want_ticket(wanted, unit, name)
+        for anchor in plan.anchors:
+            wanted[_name(anchor, CONFIG_FILE)] = None
+            wanted[_name(anchor, f"{TICKETS}/{IN_PROGRESS}")] = None
+            for name in named:
+                for folder in ticket_folders(name):
+                    wanted[_name(anchor, f"{folder}/{STATE_FILE}")] = None
+        for unit, names in plan.emptied:
+            if unit.after != INDEX:
+                for name in names:
+                    wanted[_name(unit.after, f"{TICKETS}/{IN_PROGRESS}/{name}")] = None
         resolved = pl.batch_check(list(wanted), cwd=self.cwd)
 
-        changes: list[tuple[Unit, Change, Policy | PolicyError]] = []
-        more: dict[str, None] = {}
-        listing_units: list[Unit] = []
-        for unit in units:
-            config = resolved.get(_name(unit.before, CONFIG_FILE)) if unit.before is not None else None
-            policy = self._policy(config[0] if config else None)
-            effective = policy if isinstance(policy, Policy) else self._default_policy()
-            change = Change([e.change() for e in unit.entries], branch=unit.branch,
-                            explicit_ticket=unit.explicit_ticket, label=unit.label)
+        # Configs, walked from the anchors; the parent's config judges.
+        for anchor, facts in plan.anchors.items():
+            hit = resolved.get(_name(anchor, CONFIG_FILE))
+            facts.config = hit[0] if hit and hit[1] == "blob" else None
+        plan.walk("config", None, lambda before, unit: next_config(before, unit.entries))
+
+        pending: list[tuple[Unit, Change, Policy | PolicyError, Policy, Needs]] = []
+        listing_needed = False
+        by_config: dict[str | None, tuple[Policy | PolicyError, Policy]] = {}
+        for i, unit in enumerate(units):
+            config = plan.value_before("config", i, None)
+            known = by_config.get(config)  # type: ignore[call-overload]
+            if known is None:
+                policy = self._policy(config)  # type: ignore[arg-type]
+                known = by_config[config] = (policy, policy if isinstance(policy, Policy)  # type: ignore[index]
+                                             else self._default_policy())
+            policy, effective = known
+            change = Change(unit.path_changes(), {}, unit.branch, unit.explicit_ticket, label=unit.label)
             need = needs(change, effective)
-            for name in need.tickets:
-                self._want_ticket(more, unit, name)
+            listing_needed = listing_needed or need.in_progress_listing
+            pending.append((unit, change, policy, effective, need))
+
+        # Round 2, only when some unit falls back to "the only ticket in
+        # progress": the anchors' tickets/in-progress listings, walked.
+        if listing_needed:
+            self._anchor_listings(plan, resolved)
+            emptied = self._emptied(plan, resolved)
+            plan.walk("listing", frozenset(),
+                      lambda before, unit: next_listing(before, unit.entries, emptied.get(id(unit), ())))
+
+        wanted_names: dict[str, None] = dict(named)
+        unit_names: list[list[str]] = []
+        shown: dict[int, list[str]] = {}  # listing object -> its names, sorted once
+        for i, (unit, change, _, _, need) in enumerate(pending):
+            names = need.tickets
             if need.in_progress_listing:
-                listing_units.append(unit)
-                more[_name(unit.after, f"{TICKETS}/{IN_PROGRESS}")] = None
-            changes.append((unit, change, policy))
-        extra = [n for n in more if n not in resolved]
+                listing = plan.value_after("listing", i)
+                in_progress = shown.get(id(listing))
+                if in_progress is None:
+                    in_progress = shown[id(listing)] = sorted(n for n in listing  # type: ignore[union-attr]
+                                                              if not n.startswith("."))
+                change.in_progress = in_progress
+                if len(in_progress) == 1 and in_progress[0] not in names:
+                    names = [*names, in_progress[0]]
+            if names:
+                names = [n for n in names if _usable(n)]
+                wanted_names.update(dict.fromkeys(names))
+            unit_names.append(names)
+
+        # Round 3: state files of the tickets only a policy or a listing named.
+        extra = [name for name in wanted_names if name not in named]
         if extra:
-            resolved.update(pl.batch_check(extra, cwd=self.cwd))
+            more = [_name(anchor, f"{folder}/{STATE_FILE}")
+                    for anchor in plan.anchors for name in extra for folder in ticket_folders(name)]
+            resolved.update(pl.batch_check(more, cwd=self.cwd))
+        for anchor, facts in plan.anchors.items():
+            facts.states = {}
+            for name in wanted_names:
+                for folder in ticket_folders(name):
+                    hit = resolved.get(_name(anchor, f"{folder}/{STATE_FILE}"))
+                    if hit and hit[1] == "blob":
+                        facts.states[f"{folder}/{STATE_FILE}"] = hit[0]
+        plan.walk("states", EMPTY_STATES, lambda before, unit: next_states(before, unit.entries))
 
-        # Round 2: the in-progress listings, for units no rule named a ticket.
-        listings: dict[int, list[str]] = {}
-        if listing_units:
-            listings = self._listings(listing_units, resolved)
-            more = {}
-            for unit in listing_units:
-                names = listings.get(id(unit), [])
-                if len(names) == 1:
-                    self._want_ticket(more, unit, names[0])
-            extra = [n for n in more if n not in resolved]
-            if extra:
-                resolved.update(pl.batch_check(extra, cwd=self.cwd))
+        results: list[tuple[Unit, Change, Policy | PolicyError]] = []
+        # Most units share their parent's states dict, so one TicketSide per
+        # (states, name) serves them all; a side is filled in (summary, and
+        # for a state edit its texts) only once. A ticket whose state the
+        # unit changes gets sides of its own.
+        shared: dict[tuple[int, str], TicketSide] = {}
+        own: list[TicketSide] = []
 
-        # Round 3: state summaries (cached by blob id), then the full texts and
-        # ticket files of the few units that edit a state file.
-        state_blobs = [v[0] for name, v in resolved.items() if v and v[1] == "blob" and name.endswith("/" + STATE_FILE)]
-        self._summaries_for(state_blobs)
+        def side(states: dict[str, str], name: str) -> TicketSide:
+            key = (id(states), name)
+            hit = shared.get(key)
+            if hit is None:
+                hit = shared[key] = TicketSide(*_find_state(states, name))
+            return hit
 
-        results: list[Judged] = []
-        for unit, change, policy in changes:
-            if unit.after is not None and id(unit) in listings:
-                change.in_progress = listings[id(unit)]
-            names = needs(change, policy if isinstance(policy, Policy) else self._default_policy()).tickets
-            if change.in_progress is not None and len(change.in_progress) == 1:
-                names = list(dict.fromkeys(names + list(change.in_progress)))
-            tickets = {name: self._ticket_input(unit, name, resolved) for name in names}
-            change.tickets = tickets
-            if CONFIG_FILE in {e.path for e in unit.entries}:
+        for i, (unit, change, policy, _, _) in enumerate(pending):
+            names = unit_names[i]
+            if names:
+                before = plan.value_before("states", i, EMPTY_STATES)
+                after = plan.value_after("states", i)
+                tickets = {}
+                for name in names:
+                    ticket = TicketInput(name, side(before, name), side(after, name))  # type: ignore[arg-type]
+                    if ticket.state_changed:
+                        ticket.before = TicketSide(ticket.before.folder, ticket.before.blob)
+                        ticket.after = TicketSide(ticket.after.folder, ticket.after.blob)
+                        own += (ticket.before, ticket.after)
+                    tickets[name] = ticket
+                change.tickets = tickets
+            if plan.touches[i] and any(e.path == CONFIG_FILE for e in unit.entries):
                 self._check_new_config(unit, change)
-            results.append((unit, change, policy))  # type: ignore[arg-type]
+            results.append((unit, change, policy))
+        sides = [*shared.values(), *own]
+        self._summaries_for([s.blob for s in sides if s.blob])
+        for one in sides:
+            if one.blob:
+                one.summary = self._summaries.get(one.blob)
         self._load_transition_files(results)  # type: ignore[arg-type]
 
         judged: list[Judged] = []
-        for unit, change, policy in results:  # type: ignore[misc]
+        for unit, change, policy in results:
             if isinstance(policy, PolicyError):
                 verdict = decide(change, self._default_policy())
                 verdict.notes.append(f"the parent's {CONFIG_FILE} is invalid ({policy.message}); "
@@ -228,69 +489,62 @@ class Judge:
 
     # -------------------------------------------------------------- helpers
 
-    def _guess_tickets(self, unit: Unit) -> list[str]:
-        names = dict.fromkeys(state_changes([e.change() for e in unit.entries]))
+    def _guess_tickets(self, unit: Unit, touches: bool = True) -> list[str]:
+        if unit.explicit_ticket:
+            first = unit.explicit_ticket
+        elif unit.branch and unit.branch.startswith(BRANCH_PREFIX) and len(unit.branch) > len(BRANCH_PREFIX):
+            first = unit.branch[len(BRANCH_PREFIX):]
+        else:
+            first = None
+        if not touches:  # no ticket folder in the diff: only the name given
+            return [first] if first else []
+        changes = unit.path_changes()
+        names = dict.fromkeys(state_changes(changes))
         if unit.explicit_ticket:
             names[unit.explicit_ticket] = None
         elif unit.branch and unit.branch.startswith(BRANCH_PREFIX) and len(unit.branch) > len(BRANCH_PREFIX):
             names[unit.branch[len(BRANCH_PREFIX):]] = None
         else:
-            touched = touched_tickets([e.change() for e in unit.entries])
+            touched = touched_tickets(changes)
             if len(touched) == 1:
                 names[touched[0]] = None
         return list(names)
 
-    def _want_ticket(self, wanted: dict[str, None], unit: Unit, name: str) -> None:
-        if "\n" in name or not name:
-            return
-        # The parent's state matters only when this change edits the state
-        # file (the transition check); skipping it halves the lookups.
-        before = unit.before is not None and name in state_changes([e.change() for e in unit.entries])
-        for folder in ticket_folders(name):
-            wanted[_name(unit.after, f"{folder}/{STATE_FILE}")] = None
-            if before:
-                wanted[_name(unit.before, f"{folder}/{STATE_FILE}")] = None
-
-    def _listings(self, units: list[Unit], resolved: dict[str, tuple[str, str] | None]) -> dict[int, list[str]]:
-        out: dict[int, list[str]] = {}
-        index_units = [u for u in units if u.after == INDEX]
+    def _anchor_listings(self, plan: _Plan, resolved: dict[str, tuple[str, str] | None]) -> None:
         trees: dict[str, str] = {}
-        for unit in units:
-            if unit.after == INDEX:
-                continue
-            hit = resolved.get(_name(unit.after, f"{TICKETS}/{IN_PROGRESS}"))
+        for anchor in plan.anchors:
+            hit = resolved.get(_name(anchor, f"{TICKETS}/{IN_PROGRESS}"))
             if hit and hit[1] == "tree":
-                trees[hit[0]] = ""
-        contents = pl.read_objects(list(trees), cwd=self.cwd)
-        for unit in units:
+                trees[anchor] = hit[0]
+        contents = pl.read_objects(list(dict.fromkeys(trees.values())), cwd=self.cwd)
+        for anchor, facts in plan.anchors.items():
+            names: frozenset[str] = frozenset()
+            oid = trees.get(anchor)
+            if oid is not None and oid in contents:
+                names = frozenset(n for mode, n, _ in pl.tree_entries(contents[oid], self._oid_len)
+                                  if mode == "40000")
+            facts.listing = names
+
+    def _emptied(self, plan: _Plan, resolved: dict[str, tuple[str, str] | None]) -> dict[int, tuple[str, ...]]:
+        """For units that delete paths in ticket folders: the folders the
+        delete leaves empty (gone from the tree)."""
+        out: dict[int, tuple[str, ...]] = {}
+        index_names: list[str] = []
+        for unit, names in plan.emptied:
             if unit.after == INDEX:
+                index_names += names
                 continue
-            hit = resolved.get(_name(unit.after, f"{TICKETS}/{IN_PROGRESS}"))
-            names: list[str] = []
-            if hit and hit[1] == "tree" and hit[0] in contents:
-                names = sorted(n for mode, n, _ in pl.tree_entries(contents[hit[0]], self._oid_len)
-                               if mode == "40000" and not n.startswith("."))
-            out[id(unit)] = names
-        if index_units:
+            out[id(unit)] = tuple(n for n in names
+                                  if (resolved.get(_name(unit.after, f"{TICKETS}/{IN_PROGRESS}/{n}")) or ("", ""))[1]
+                                  != "tree")
+        if index_names:
             prefix = f"{TICKETS}/{IN_PROGRESS}/"
-            raw = pl.git(["ls-files", "-z", "--", prefix], cwd=self.cwd)
-            names = sorted({pl.decode_path(p)[len(prefix):].split("/", 1)[0]
-                            for p in raw.split(b"\0") if p and b"/" in p[len(prefix):]})
-            for unit in index_units:
-                out[id(unit)] = [n for n in names if not n.startswith(".")]
+            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)], cwd=self.cwd)
+            left = {pl.decode_path(p)[len(prefix):].split("/", 1)[0] for p in raw.split(b"\0") if p}
+            for unit, names in plan.emptied:
+                if unit.after == INDEX:
+                    out[id(unit)] = tuple(n for n in names if n not in left)
         return out
-
-    def _side(self, rev: str | None, name: str, resolved: dict[str, tuple[str, str] | None]) -> TicketSide:
-        if rev is None:
-            return TicketSide(None)
-        for folder in ticket_folders(name):
-            hit = resolved.get(_name(rev, f"{folder}/{STATE_FILE}"))
-            if hit and hit[1] == "blob":
-                return TicketSide(folder, hit[0], self._summaries.get(hit[0]))
-        return TicketSide(None)
-
-    def _ticket_input(self, unit: Unit, name: str, resolved: dict[str, tuple[str, str] | None]) -> TicketInput:
-        return TicketInput(name, self._side(unit.before, name, resolved), self._side(unit.after, name, resolved))
 
     def _check_new_config(self, unit: Unit, change: Change) -> None:
         entry = next(e for e in unit.entries if e.path == CONFIG_FILE)

@@ -62,6 +62,63 @@ def git(args: Sequence[str], *, cwd: str | None = None, input: bytes | None = No
     return proc.stdout
 
 
+def rev_list_diff_tree(rev_list_args: Sequence[str], diff_args: Sequence[str], *,
+                       cwd: str | None = None) -> tuple[list[list[str]], list[tuple[str | None, list[RawEntry]]]]:
+    """``rev-list --parents`` piped into ``diff-tree --stdin -z --raw``,
+    both running at once as in a shell pipeline: the commits with their
+    parents, and the parsed diff of each. A thread forwards each listed
+    commit as soon as rev-list prints it, and the output is parsed as it
+    arrives, so neither listing nor parsing adds much to git's own time;
+    the parents stay with us, since diff-tree does not print them."""
+    import tempfile
+    import threading
+
+    with tempfile.TemporaryFile() as list_err, tempfile.TemporaryFile() as diff_err:
+        lister = subprocess.Popen(["git", *rev_list_args], cwd=cwd, stdout=subprocess.PIPE, stderr=list_err,
+                                  close_fds=False)
+        differ = subprocess.Popen(["git", *diff_args], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=diff_err, close_fds=False)
+        commits: list[list[str]] = []
+        failure: list[BaseException] = []
+
+        def forward() -> None:
+            assert lister.stdout is not None and differ.stdin is not None
+            try:
+                for line in lister.stdout:
+                    fields = line.decode("ascii").split()
+                    if fields:
+                        commits.append(fields)
+                        differ.stdin.write(fields[0].encode() + b"\n")
+            except (BrokenPipeError, UnicodeDecodeError) as exc:  # diff-tree died; its stderr says why
+                failure.append(exc)
+            finally:
+                try:
+                    differ.stdin.close()
+                except BrokenPipeError:
+                    pass
+
+        thread = threading.Thread(target=forward, daemon=True)
+        thread.start()
+        assert differ.stdout is not None
+        parser = RawParser(with_commits=True)
+        fd = differ.stdout.fileno()
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            parser.feed(chunk)
+        differ.stdout.close()
+        thread.join()
+        list_code, diff_code = lister.wait(), differ.wait()
+        if list_code != 0:
+            list_err.seek(0)
+            raise GitError(rev_list_args, list_code, list_err.read().decode("utf-8", "replace"))
+        if diff_code != 0 or failure:
+            diff_err.seek(0)
+            raise GitError(diff_args, diff_code, diff_err.read().decode("utf-8", "replace") or str(failure))
+    return commits, parser.close()
+
+
 @dataclass(frozen=True, slots=True)
 class RawEntry:
     """One row of ``--raw -z`` output."""
@@ -78,46 +135,72 @@ class RawEntry:
         return PathChange(self.status, self.path, self.old_path)
 
 
-def parse_raw(data: bytes, *, with_commits: bool = False) -> list[tuple[str | None, list[RawEntry]]]:
-    """Parse ``diff-index``/``diff-tree --raw -z`` output (also combined
-    ``::`` rows of merges, and the commit-id records of ``--stdin``).
+class RawParser:
+    """Incremental parser of ``diff-index``/``diff-tree --raw -z`` output
+    (also combined ``::`` rows of merges, and the commit-id records of
+    ``--stdin``), fed chunk by chunk so a caller can parse while git is
+    still writing."""
 
-    Returns ``[(commit, entries), ...]``; commit is None without
-    ``with_commits``.
-    """
-    fields = data.split(b"\0")
-    if fields and fields[-1] == b"":
-        fields.pop()
-    out: list[tuple[str | None, list[RawEntry]]] = []
-    current: list[RawEntry] = []
-    commit: str | None = None
-    i, n = 0, len(fields)
-    if not with_commits:
-        out.append((None, current))
-    while i < n:
-        head = fields[i]
-        if not head.startswith(b":"):
-            if with_commits:
-                commit = head.decode("ascii").strip()
-                current = []
-                out.append((commit, current))
-            i += 1
-            continue
-        colons = len(head) - len(head.lstrip(b":"))
-        parts = head[colons:].decode("ascii").split(" ")
-        nparents = colons
-        modes = parts[: nparents + 1]
-        oids = parts[nparents + 1: 2 * nparents + 2]
-        status_field = parts[-1]
-        status = status_field[:1] if nparents == 1 else _combined_status(status_field)
-        if nparents == 1 and status in ("R", "C"):
-            old_path, path = decode_path(fields[i + 1]), decode_path(fields[i + 2])
-            i += 3
-        else:
-            path, old_path = decode_path(fields[i + 1]), None
-            i += 2
-        current.append(RawEntry(status, path, old_path, modes[0], modes[-1], oids[0], oids[-1]))
-    return out
+    def __init__(self, *, with_commits: bool = False) -> None:
+        self.with_commits = with_commits
+        self.out: list[tuple[str | None, list[RawEntry]]] = []
+        self.current: list[RawEntry] = []
+        if not with_commits:
+            self.out.append((None, self.current))
+        self._rest = b""
+        self._pending: list[bytes] = []
+
+    def feed(self, chunk: bytes) -> None:
+        fields = (self._rest + chunk).split(b"\0") if self._rest else chunk.split(b"\0")
+        self._rest = fields.pop()  # the unterminated tail, if any
+        if self._pending:
+            fields = self._pending + fields
+        self._pending = self._consume(fields)
+
+    def close(self) -> list[tuple[str | None, list[RawEntry]]]:
+        fields = self._pending + ([self._rest] if self._rest else [])
+        self._pending, self._rest = [], b""
+        left = self._consume(fields)
+        if left:
+            raise ValueError(f"truncated diff record: {left[0][:80]!r}")
+        return self.out
+
+    def _consume(self, fields: list[bytes]) -> list[bytes]:
+        """Parse every complete record; return the fields of an incomplete
+        last one (its paths are still to come)."""
+        i, n = 0, len(fields)
+        current = self.current
+        while i < n:
+            head = fields[i]
+            if not head.startswith(b":"):
+                if self.with_commits:
+                    current = self.current = []
+                    self.out.append((head.decode("ascii").strip(), current))
+                i += 1
+                continue
+            colons = len(head) - len(head.lstrip(b":"))
+            parts = head[colons:].decode("ascii").split(" ")
+            status_field = parts[-1]
+            status = status_field[:1] if colons == 1 else _combined_status(status_field)
+            paths = 2 if colons == 1 and status in ("R", "C") else 1
+            if i + paths >= n:
+                return fields[i:]
+            if paths == 2:
+                old_path, path = decode_path(fields[i + 1]), decode_path(fields[i + 2])
+            else:
+                path, old_path = decode_path(fields[i + 1]), None
+            i += paths + 1
+            current.append(RawEntry(status, path, old_path, parts[0], parts[colons],
+                                    parts[colons + 1], parts[2 * colons + 1]))
+        return []
+
+
+def parse_raw(data: bytes, *, with_commits: bool = False) -> list[tuple[str | None, list[RawEntry]]]:
+    """Parse raw diff output at once; returns ``[(commit, entries), ...]``
+    (commit None without ``with_commits``)."""
+    parser = RawParser(with_commits=with_commits)
+    parser.feed(data)
+    return parser.close()
 
 
 def _combined_status(letters: str) -> str:

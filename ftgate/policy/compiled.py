@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftgate import __version__
@@ -26,6 +26,9 @@ if TYPE_CHECKING:  # typing costs the hook a few ms at import
 from ftgate.policy.paths import SourceMatcher
 
 NO_CONFIG = "none"
+# Bumped when what is cached changes shape (2: the config gained
+# stage5_evidence), so an entry written by older code is never read.
+CACHE_FORMAT = 2
 
 
 @dataclass(slots=True)
@@ -35,9 +38,17 @@ class Policy:
     matcher: SourceMatcher
     untracked_source: str = "block"
     ticket: str | None = None
+    # What the Stage 5 gate trusts when a change leaves Stage 5 ("verified"
+    # or "report"), as ftgate.yaml's ``stage5_evidence`` says.
+    stage5_evidence: str = "verified"
+    # A push of many commits asks about the same paths again and again.
+    _known: dict[str, bool] = field(default_factory=dict)
 
     def is_source(self, path: str) -> bool:
-        return self.matcher.is_source(path)
+        known = self._known.get(path)
+        if known is None:
+            known = self._known[path] = self.matcher.is_source(path)
+        return known
 
 
 @dataclass(slots=True)
@@ -53,7 +64,7 @@ class Cache:
     unwritable folder only makes ftgate slower, never wrong."""
 
     def __init__(self, folder: Path | None) -> None:
-        self.folder = folder / "ftgate-cache" / __version__ if folder is not None else None
+        self.folder = folder / "ftgate-cache" / f"{__version__}-{CACHE_FORMAT}" if folder is not None else None
 
     def get(self, kind: str, key: str) -> Any | None:
         if self.folder is None:
@@ -81,7 +92,7 @@ def policy_from_data(data: dict[str, Any]) -> Policy | PolicyError:
     if not data.get("ok"):
         return PolicyError(str(data.get("error")), data.get("hint"))
     return Policy(SourceMatcher.from_json(data["matcher"]), data.get("untracked_source", "block"),
-                  data.get("ticket"))
+                  data.get("ticket"), data.get("stage5_evidence", "verified"))
 
 
 def load_policy(blob_id: str | None, read: Callable[[], bytes | None], cache: Cache,

@@ -233,4 +233,4 @@ def compile_policy(data: bytes | None, label: str = CONFIG_FILE) -> dict[str, An
     except FtgateError as err:
         return {"ok": False, "error": err.message, "hint": err.hint}
     return {"ok": True, "matcher": config.matcher.to_json(), "untracked_source": config.untracked_source,
-            "ticket": config.ticket}
+            "ticket": config.ticket, "stage5_evidence": config.stage5_evidence}

@@ -28,6 +28,7 @@ IN_PROGRESS = "in-progress"
 DONE = "done"
 BRANCH_PREFIX = "codex/"
 CONFIG_FILE = "ftgate.yaml"
+TICKETS_SLASH = TICKETS + "/"
 
 STATUS_WORDS = {
     "A": "added",
@@ -187,6 +188,8 @@ class PolicyLike:
 
 def ticket_of_path(path: str) -> tuple[str, str] | None:
     """``tickets/in-progress/<name>/...`` -> (name, folder), also for done."""
+    if not path.startswith(TICKETS_SLASH):  # most paths: no split, no list
+        return None
     parts = path.split("/", 3)
     if len(parts) >= 4 and parts[0] == TICKETS and parts[1] in (IN_PROGRESS, DONE) and parts[2]:
         return parts[2], f"{TICKETS}/{parts[1]}/{parts[2]}"
@@ -206,12 +209,20 @@ def _sides(change: PathChange) -> tuple[str, ...]:
 def source_changes(paths: Sequence[PathChange], is_source: Callable[[str], bool]) -> list[PathChange]:
     """Changes that touch source on either side: deleting or renaming away a
     source file is a source change too."""
-    return [c for c in paths if any(is_source(p) for p in _sides(c))]
+    return [c for c in paths if is_source(c.path)
+            or (c.old_path is not None and c.old_path != c.path and is_source(c.old_path))]
+
+
+def _in_tickets(change: PathChange) -> bool:
+    return change.path.startswith(TICKETS_SLASH) or (change.old_path is not None
+                                                     and change.old_path.startswith(TICKETS_SLASH))
 
 
 def touched_tickets(paths: Sequence[PathChange]) -> list[str]:
     names: dict[str, None] = {}
     for change in paths:
+        if not _in_tickets(change):
+            continue
         for p in _sides(change):
             hit = ticket_of_path(p)
             if hit:
@@ -224,6 +235,8 @@ def state_changes(paths: Sequence[PathChange]) -> list[str]:
     deletes."""
     names: dict[str, None] = {}
     for change in paths:
+        if not _in_tickets(change):
+            continue
         for p in _sides(change):
             hit = ticket_of_path(p)
             if hit and p == f"{hit[1]}/{STATE_FILE}":

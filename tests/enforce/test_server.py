@@ -224,3 +224,40 @@ def test_hook_input_is_validated(tmp_path: Path, env: dict[str, str]) -> None:
     proc = subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], cwd=bare.path, env=bare.env,
                           input="garbage\n", capture_output=True, text=True)
     assert proc.returncode == 2 and "expected '<old-id> <new-id> <ref>'" in proc.stderr
+
+
+def test_a_long_push_is_judged_commit_by_commit(tmp_path: Path, env: dict[str, str]) -> None:
+    """1,000 commits in one push: the ticket is locked part-way and one
+    later commit edits source. Facts are carried from parent to child, so
+    this checks that carrying never skips a commit or a state change."""
+    from enforce_helpers import state_text
+
+    bare, work = make_server(tmp_path, env, hook="pre-receive", stage=4, unlocked=True)
+    base = work.head()
+    locked = state_text("t", 4)
+    lines: list[str] = []
+    for i in range(1000):
+        lines += ["commit refs/heads/main", f"committer T <t@example.com> {1_700_000_000 + i} +0000",
+                  "data 2", "c"]
+        if i == 0:
+            lines.append(f"from {base}")
+        if i == 100:
+            path, body = "src/early.py", "x = 1\n"  # still unlocked: allowed
+        elif i == 300:
+            path, body = "tickets/in-progress/t/workflow-state.md", locked
+        elif i == 500:
+            path, body = "src/train.py", "print('after the lock')\n"
+        else:
+            path, body = f"docs/note{i % 50}.md", f"note {i}\n"
+        data = body.encode()
+        lines += [f"M 100644 inline {path}", f"data {len(data)}"]
+        lines.append(body if body.endswith("\n") else body + "\n")
+    work.git("fast-import", "--quiet", "--force", input="\n".join(lines).encode())
+    commits = work.out("rev-list", "--reverse", f"{base}..main").split()
+    assert len(commits) == 1000
+    proc = push(work, "main")
+    assert proc.returncode != 0
+    assert f"commit {commits[500][:10]} on refs/heads/main: refused" in proc.stderr
+    assert "Stage 4 (Locked)" in proc.stderr and "src/train.py" in proc.stderr
+    assert "1 of 1000 change(s) refused" in proc.stderr
+    assert bare.out("rev-parse", "main") == base
