@@ -121,7 +121,7 @@ def test_interrupted_run_stays_running_then_resumes(sft_root: Path) -> None:
     from ftgate.train.run import run_training
 
     config = yaml.safe_load((sft_root / "train" / "sft.yaml").read_text())
-    config["training"].update(max_steps=240, save_steps=20, eval_steps=None)
+    config["training"].update(max_steps=120, save_steps=20, eval_steps=None)
     long_config = sft_root / "train" / "sft_long.yaml"
     long_config.write_text(yaml.safe_dump(config), encoding="utf-8")
     out = sft_root / "outputs" / tp.TICKET / "RUN-002"
@@ -150,7 +150,7 @@ def test_interrupted_run_stays_running_then_resumes(sft_root: Path) -> None:
     assert done["status"] == "Completed"
     assert [a["resumed"] for a in done["attempts"]] == [False, True]
     assert done["output"]["resumed_from"].startswith("checkpoint-")
-    assert done["steps"] == 240
+    assert done["steps"] == 120
     assert not (_run(sft_root, "RUN-003")).exists()
     assert verify_ticket(tp.ticket_path(sft_root)).ok
 
