@@ -475,6 +475,7 @@ class Judge:
             if one.blob:
                 one.summary = self._summaries.get(one.blob)
         self._load_transition_files(results)  # type: ignore[arg-type]
+        self._check_evidence(results)
 
         judged: list[Judged] = []
         for unit, change, policy in results:
@@ -554,6 +555,27 @@ class Judge:
         if isinstance(policy, PolicyError):
             change.config_error = policy.message
             change.config_hint = policy.hint
+
+    def _check_evidence(self, results: list[tuple[Unit, Change, Policy | PolicyError]]) -> None:
+        """For a state edit that walks past Stage 5: the policy's
+        ``stage5_evidence`` and, when ``verified``, the evidence check run
+        on the unit's own tree (rare: once per ticket)."""
+        for unit, change, policy in results:
+            effective = policy if isinstance(policy, Policy) else self._default_policy()
+            for name in state_changes(change.paths):
+                ticket = change.tickets.get(name)
+                if ticket is None or not ticket.state_changed or ticket.after.folder is None:
+                    continue
+                old, new = ticket.before.summary, ticket.after.summary
+                if old is None or new is None or old.stage is None or new.stage is None:
+                    continue
+                if not old.stage <= 5 < new.stage:
+                    continue
+                ticket.stage5_evidence = effective.stage5_evidence
+                if effective.stage5_evidence == "verified":
+                    from ftgate.git.evidence_tree import evidence_findings
+
+                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder, cwd=self.cwd)
 
     def _load_transition_files(self, results: list[tuple[Unit, Change, object]]) -> None:
         """Texts of edited state files and the new side's ticket files, for

@@ -127,6 +127,12 @@ class TicketInput:
     name: str
     before: TicketSide
     after: TicketSide
+    # For a state edit that walks past Stage 5: what ftgate.yaml's
+    # ``stage5_evidence`` asks ("verified" or "report") and, when verified,
+    # the findings of the evidence check run on the change's own tree, one
+    # line each (None: the adapter did not run it, which refuses).
+    stage5_evidence: str = "verified"
+    evidence_findings: list[str] | None = None
 
     @property
     def state_changed(self) -> bool:

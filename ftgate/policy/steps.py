@@ -7,6 +7,11 @@ of the same commit:
 * the same stage, with other edits (evidence, notes) or a lock;
 * forward one stage (the path-aware next stage) with the gate of the stage
   left passing on the commit's ticket files;
+* forward several stages at once (``ftgate advance`` run twice, then one
+  commit), along the same path-aware order, when every gate left on the way
+  passes on the commit's files and is recorded ``Pass`` in the new state;
+  leaving Stage 5 also needs the training evidence in the commit's own tree
+  to verify (unless ftgate.yaml says ``stage5_evidence: report``);
 * a re-entry the matrix allows, landing locked on the path's first stage;
 * unlock only at Stage 4, with the Stage 3 gate ``Pass`` and the plan gate
   passing on the commit's files (a lock may come with any step; an unlock
@@ -46,19 +51,70 @@ def _read(side: TicketSide) -> tuple[WorkflowState | None, str | None, str | Non
         return None, err.message, err.hint
 
 
-def _gate_reasons(stage: Stage, ticket: TicketInput, state: WorkflowState, what: str) -> list[Reason]:
+def _gate_findings(stage: Stage, ticket: TicketInput, state: WorkflowState) -> list[str]:
+    """The gate of ``stage`` on the change's own ticket files, one line per
+    finding; for Stage 5 also the evidence check's findings."""
     after = ticket.after
     ctx = GateContext(files=MappingFiles(dict(after.files or {}), after.folder or ""), state=state,
                       ticket=ticket.name)
-    findings = run_gate(stage, ctx)
+    found = [f.render().replace("\n", " ") for f in run_gate(stage, ctx)]
+    if stage == Stage.TRAINING and ticket.stage5_evidence != "report":
+        if ticket.evidence_findings is None:
+            found.append("the training evidence in this change's tree was not checked")
+        else:
+            found += ticket.evidence_findings
+    return found
+
+
+def _gate_reasons(stage: Stage, ticket: TicketInput, state: WorkflowState, what: str,
+                  rule: str = "gate-not-met") -> list[Reason]:
+    findings = _gate_findings(stage, ticket, state)
     if not findings:
         return []
-    shown = "; ".join(f.render().replace("\n", " ") for f in findings[:5])
+    shown = "; ".join(findings[:5])
     more = f" (and {len(findings) - 5} more)" if len(findings) > 5 else ""
-    return [Reason(_label(after), "gate-not-met",
+    return [Reason(_label(ticket.after), rule,
                    f"{what}, but the Stage {int(stage)} gate does not pass on this change's files: {shown}{more}",
                    f"finish the Stage {int(stage)} artifact and use `ftgate advance {ticket.name}` "
                    "(it runs the gate and writes the state)")]
+
+
+def _walk(old: WorkflowState, target: Stage) -> list[Stage] | None:
+    """The stages left, in order, going forward from ``old`` to ``target``
+    the way ``ftgate advance`` would (along an active re-entry path); None
+    when ``target`` is not ahead on that way."""
+    left: list[Stage] = []
+    state = dataclasses.replace(old)
+    for _ in range(len(Stage)):
+        following = next_stage_of(state)
+        if following is None:
+            return None
+        left.append(state.current_stage)
+        if following == target:
+            return left
+        if state.active_reentry and state.current_stage == state.reentry.trigger_stage:
+            state.active_reentry = False  # advance resolves the re-entry when it leaves the trigger
+        state.current_stage = following
+    return None
+
+
+def _chain_reasons(ticket: TicketInput, new: WorkflowState, left: list[Stage]) -> list[Reason]:
+    """Several steps in one change: each gate left must be recorded Pass and
+    pass on the change's own files."""
+    name = ticket.name
+    frm, to = int(left[0]), int(new.current_stage)
+    what = f"Current Stage moves ahead from {frm} to {to} in one change (leaving Stages " \
+           f"{', '.join(str(int(s)) for s in left)})"
+    reasons = []
+    for stage in left:
+        status = new.gate(stage)
+        if status != GateStatus.PASS:
+            reasons.append(_illegal(ticket, f"{what}; the Stage {int(stage)} gate is recorded `{status.value}` in "
+                                            "the new state, not `Pass`",
+                                    f"walk the stages with `ftgate advance {name}` (it records each gate), "
+                                    "then commit"))
+        reasons += _gate_reasons(stage, ticket, new, f"ticket {name!r}: {what}", rule="illegal-transition")
+    return reasons
 
 
 def _illegal(ticket: TicketInput, message: str, fix: str) -> Reason:
@@ -113,20 +169,24 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
         if starts_reentry:
             reasons += _check_reentry(ticket, old_state, new_state)
         else:
-            expected = next_stage_of(old_state)
-            if expected is None or new_stage != expected:
+            left = _walk(old_state, new_stage)
+            if left is None:
+                expected = next_stage_of(old_state)
                 shown = "none (Stage 8 is last)" if expected is None else f"Stage {int(expected)}"
                 direction = "back" if new_stage < old_stage else "ahead"
                 reasons.append(_illegal(
                     ticket,
                     f"Current Stage moves {direction} from {int(old_stage)} to {int(new_stage)}; "
-                    f"one step from Stage {int(old_stage)} leads to {shown}",
-                    (f"walk one stage per change with `ftgate advance {name}` (each gate must pass)"
+                    f"one step from Stage {int(old_stage)} leads to {shown}"
+                    + (", and going on from there never reaches it" if direction == "ahead" else ""),
+                    (f"walk forward with `ftgate advance {name}` (each gate must pass)"
                      if direction == "ahead" else
                      f"going back is a re-entry: `ftgate reenter {name} --class ... --reason ...`")))
-            else:
+            elif len(left) == 1:
                 reasons += _gate_reasons(old_stage, ticket, new_state,
                                          f"Current Stage moves from {int(old_stage)} to {int(new_stage)}")
+            else:
+                reasons += _chain_reasons(ticket, new_state, left)
             if old_unlocked and new_unlocked:
                 reasons.append(_illegal(ticket, "source edits stay unlocked while the stage changes; leaving "
                                         "Stage 4 locks them", f"lock first: ftgate lock {name}"))

@@ -193,3 +193,101 @@ def edit_state(repo: Repo, folder: str, change) -> None:
     editor = StateEditor(parsed)
     change(editor)
     path.write_text(editor.render(), encoding="utf-8")
+
+
+REQUIREMENTS_READY = """# Requirements
+
+- Status: `Plan-ready`
+
+## Requirements
+
+- R-001: Answers follow the house style on held-out prompts.
+
+## Success Criteria
+
+- SC-001 (R-001): rubric score >= 0.70 on the held-out split.
+
+## Baseline / Comparison Target
+
+The base model on the same split, scored with the same rubric (0.41).
+
+## Outcome Conditions
+
+- Pass Condition: SC-001 met by one completed run.
+- Fail Condition: SC-001 below 0.70 after the planned runs.
+- Inconclusive Condition: fewer than 50 prompts could be scored.
+"""
+
+IMPLEMENTATION_READY = """# Implementation
+
+- Status: `Ready For Training`
+
+## Change Inventory
+
+| Change ID | Work Item | Files | Summary |
+|---|---|---|---|
+| C-001 | W-001 | src/train.py | data preparation and the run config |
+
+## Readiness Checks Before Stage 5
+
+| Check | Result | Evidence |
+|---|---|---|
+| Dataset manifest resolves | Pass | hashes match |
+| Chat template renders the expected sample | Pass | sample rendered |
+| Tokenizer and special tokens match the plan | Pass | checked |
+| Objective-specific labels, rewards or trajectories resolve | Pass | mask checked |
+| Training entrypoint resolves | Pass | --help runs |
+| Evaluation entrypoint resolves | Pass | loads |
+| Evaluation generation settings resolve | Pass | greedy |
+| Critical config loads | Pass | validated |
+| Output paths and permissions are right | Pass | writable |
+| Smoke test or dry run passes | N/A | the run itself is small |
+
+- Can Stage 5 consume these artifacts without further mutation: `Yes`
+"""
+
+REPORT_READY = """# Training & Validation Report
+
+- Document Status: `Current`
+
+## Run Registry
+
+| Run ID | Purpose | Objective Type | Base Model | Update Strategy | Config | Seed | Dataset Manifest / Split | Prepared Data Artifact(s) | Tokenizer / Template Version | Evaluation Generation Settings | Hardware / Environment | Status | Notes |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+| RUN-001 | house style | Supervised Fine-Tuning | tiny | Adapter-Based | sft.yaml | 1 | split v1 | prepared/ | v1 | greedy | CPU | Completed | |
+
+## Metric Summary
+
+| Run ID | Evaluator / Judge | Metric Or Rubric | Result | Baseline | Delta | Notes |
+|---|---|---|---|---|---|---|
+| RUN-001 | rubric | house style | 0.78 | 0.41 | +0.37 | |
+
+## Success Criteria Closure
+
+| Success Criteria ID | Requirement ID | Expected Outcome | Evidence Run(s) | Observed Result | Decision | Notes |
+|---|---|---|---|---|---|---|
+| SC-001 | R-001 | rubric >= 0.70 | RUN-001 | 0.78 | Passed | |
+
+## Reproducibility Record
+
+Seed 1; config and data hashes in the run's evidence folder.
+
+## Gate Decision
+
+- Stage 5 Decision: `Pass`
+"""
+
+
+def fill_ticket(repo: Repo, folder: str, upto: int) -> None:
+    """Write every artifact whose gate is left before Stage ``upto``, filled
+    so that gate passes."""
+    files = {1: ("investigation-notes.md", INVESTIGATION_CURRENT), 2: ("requirements.md", REQUIREMENTS_READY),
+             3: ("implementation-plan.md", PLAN_CURRENT), 4: ("implementation.md", IMPLEMENTATION_READY),
+             5: ("training-validation-report.md", REPORT_READY)}
+    for stage, (name, text) in files.items():
+        if stage < upto:
+            repo.write(f"{folder}/{name}", text)
+
+
+FILES_UP_TO_4 = {"investigation-notes.md": INVESTIGATION_CURRENT, "requirements.md": REQUIREMENTS_READY,
+                 "implementation-plan.md": PLAN_CURRENT}
