@@ -229,6 +229,8 @@ def registry_cells(run: Mapping[str, Any]) -> dict[str, str]:
     notes = f"evidence/{run.get('run_id')}/"
     if run.get("planned_run") and run.get("planned_run") != run.get("run_id"):
         notes += f"; plan run {run.get('planned_run')}"
+    for anomaly in run.get("anomalies") or []:
+        notes += f"; {_cell_text(anomaly, 100)}"
     if run.get("status") == rec.STATUS_FAILED and run.get("error"):
         notes += f"; {_cell_text(run['error'], 100)}"
     cells = {

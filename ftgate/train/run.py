@@ -284,6 +284,7 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
     }
     samples = evl.sample_rows(examples, base_gen, tuned_gen, ecfg.samples)
     history = list(trainer.state.log_history)
+    metrics["anomalies"] = _anomalies(history, metrics)
     from ftgate.train.plot import loss_plot_png
 
     png = loss_plot_png(
@@ -306,11 +307,30 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
     )
     timings["evidence_s"] = time.perf_counter() - t0
     recorder.complete(artifacts, output=output, weights_changed=changed, timings=timings,
-                      steps=int(trainer.state.global_step))
+                      anomalies=metrics["anomalies"], steps=int(trainer.state.global_step))
     if state.is_main_process:
         _print_summary(recorder, metrics)
     self_passed = all(d.decision == "Passed" for d in decisions)
     return self_passed
+
+
+def _anomalies(history: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
+    """Things a reviewer should look at even when every criterion passed."""
+    import math
+
+    out: list[str] = []
+    bad = [h["step"] for h in history if any(isinstance(h.get(k), float) and not math.isfinite(h[k])
+                                             for k in ("loss", "eval_loss", "grad_norm"))]
+    if bad:
+        out.append(f"non-finite loss or gradient norm at step(s) {', '.join(map(str, bad[:5]))}")
+    base_loss = (metrics["baseline"].get("eval_loss") or {}).get("value")
+    res_loss = (metrics["result"].get("eval_loss") or {}).get("value")
+    if base_loss is not None and res_loss is not None and res_loss > base_loss:
+        out.append(f"held-out loss rose from {base_loss:.4f} to {res_loss:.4f}")
+    eos = (metrics["result"].get("eos_rate") or {}).get("value")
+    if eos is not None and eos < 0.5:
+        out.append(f"only {eos:.0%} of tuned outputs stopped on EOS; the rest ran out of max_new_tokens")
+    return out
 
 
 def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Path) -> Any:

@@ -76,6 +76,7 @@ def test_sft_lora_run_records_evidence_that_verifies(sft_root: Path) -> None:
     samples = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == 6 and all({"prompt", "expected", "baseline", "tuned"} <= s.keys() for s in samples)
     assert (run_dir / "loss.png").read_bytes().startswith(b"\x89PNG")
+    assert run["anomalies"] == metrics["anomalies"] == []
     history = json.loads((run_dir / "log_history.json").read_text())
     assert any("loss" in h for h in history) and any("eval_loss" in h for h in history)
 
@@ -213,3 +214,16 @@ def test_dpo_lora_run_learns_preferences_and_verifies(dpo_root: Path) -> None:
     assert registry[0].cells["Objective Type"] == "Preference Optimization"
     result = verify_ticket(tp.ticket_path(dpo_root))
     assert result.ok, [f.render() for f in result.findings]
+
+
+def test_anomalies_are_named() -> None:
+    from ftgate.train.run import _anomalies
+
+    history = [{"step": 10, "loss": 2.0}, {"step": 20, "loss": float("nan"), "grad_norm": float("inf")}]
+    metrics = {"baseline": {"eval_loss": {"value": 1.0}}, "result": {"eval_loss": {"value": 1.5},
+                                                                     "eos_rate": {"value": 0.2}}}
+    found = _anomalies(history, metrics)
+    assert "non-finite loss or gradient norm at step(s) 20" in found
+    assert "held-out loss rose from 1.0000 to 1.5000" in found
+    assert any("20% of tuned outputs stopped on EOS" in a for a in found)
+    assert _anomalies([{"step": 1, "loss": 1.0}], {"baseline": {}, "result": {}}) == []
