@@ -227,3 +227,23 @@ def test_anomalies_are_named() -> None:
     assert "held-out loss rose from 1.0000 to 1.5000" in found
     assert any("20% of tuned outputs stopped on EOS" in a for a in found)
     assert _anomalies([{"step": 1, "loss": 1.0}], {"baseline": {}, "result": {}}) == []
+
+
+def test_accelerate_launch_single_cpu_process(sft_root: Path) -> None:
+    """The documented launch line works with the shipped CPU accelerate config."""
+    accelerate_config = Path(__file__).resolve().parents[2] / "examples" / "train" / "accelerate" / "cpu.yaml"
+    config = yaml.safe_load((sft_root / "train" / "sft.yaml").read_text())
+    config["training"].update(max_steps=6, save_steps=6, eval_steps=None)
+    path = sft_root / "train" / "sft_short.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(accelerate_config),
+         "-m", "ftgate", "train", str(path)],
+        cwd=sft_root, env=env, capture_output=True, text=True, timeout=300,
+    )
+    # 6 steps do not teach the mapping: the run completes, its criteria fail (exit 1).
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    run = json.loads((_run(sft_root, "RUN-002") / "run.json").read_text())
+    assert run["status"] == "Completed" and run["steps"] == 6
+    assert run["environment"]["world_size"] == 1
