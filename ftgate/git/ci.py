@@ -15,7 +15,7 @@ from typing import TextIO
 from ftgate.git import plumbing as pl
 from ftgate.git.history import new_commit_units
 from ftgate.git.judge import Judge, Judged
-from ftgate.git.report import github_annotations, github_summary, render
+from ftgate.git.report import _escape_data, _escape_property, github_annotations, github_summary, render
 
 
 class CiError(Exception):
@@ -60,9 +60,14 @@ def run(base: str, head: str, *, branch: str | None = None, github: bool | None 
         out.write(f"ftgate: git failed: {err}\n")
         return 2
     refused = [j for j in judged if not j.verdict.allowed]
+    stale = evidence_at_head(_resolve(head, cwd), cwd=cwd)
     if github:
         for line in github_annotations(judged):
             out.write(line + "\n")
+        for folder, findings in stale.items():
+            for finding in findings:
+                out.write(f"::error file={_escape_property(folder + '/training-validation-report.md')},"
+                          f"title=ftgate stage5-evidence::{_escape_data(finding)}\n")
         summary_path = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_path:
             try:
@@ -71,6 +76,52 @@ def run(base: str, head: str, *, branch: str | None = None, github: bool | None 
             except OSError:
                 pass
     lines = render(judged)
-    lines.append(f"ftgate ci: {len(judged)} commit(s) in {base}..{head}, {len(refused)} refused")
+    for folder, findings in stale.items():
+        lines.append(f"ftgate: {folder} is past Stage 5 but its training evidence does not verify at {head}:")
+        lines += [f"  - {finding}" for finding in findings]
+    lines.append(f"ftgate ci: {len(judged)} commit(s) in {base}..{head}, {len(refused)} refused"
+                 + (f", {len(stale)} ticket(s) with stale or missing evidence" if stale else ""))
     out.write("\n".join(lines) + "\n")
-    return 1 if refused else 0
+    return 1 if refused or stale else 0
+
+
+def evidence_at_head(head_id: str, *, cwd: str | None = None) -> dict[str, list[str]]:
+    """Tickets in progress at Stage 6 or later whose Stage 5 evidence no
+    longer verifies on the head tree (a source edit after the run makes it
+    stale), keyed by ticket folder. Honours ``stage5_evidence`` in the head's
+    ftgate.yaml; archived tickets are history and are not re-checked."""
+    from ftgate.errors import FtgateError
+    from ftgate.workflow.state import read_state
+    from ftgate.workflow.tickets import IN_PROGRESS, TICKETS_DIR
+
+    prefix = f"{TICKETS_DIR}/{IN_PROGRESS}/"
+    listing = pl.git(["ls-tree", "-d", "--name-only", "-z", head_id, prefix], cwd=cwd).decode("utf-8", "replace")
+    folders = [name for name in listing.split("\0") if name]
+    if not folders:
+        return {}
+    config_text = pl.git(["cat-file", "-p", f"{head_id}:ftgate.yaml"], cwd=cwd, ok_codes=(0, 128))
+    try:
+        from ftgate.policy.config import Config, parse_config
+
+        config = parse_config(config_text.decode("utf-8")) if config_text else Config()
+    except (FtgateError, UnicodeDecodeError):
+        config = None  # the commit judgment already reports a broken config
+    if config is not None and config.stage5_evidence == "report":
+        return {}
+    out: dict[str, list[str]] = {}
+    for folder in folders:
+        raw = pl.git(["cat-file", "-p", f"{head_id}:{folder}/workflow-state.md"], cwd=cwd, ok_codes=(0, 128))
+        try:
+            stage = read_state(raw.decode("utf-8"), f"{folder}/workflow-state.md").state.current_stage
+        except (FtgateError, UnicodeDecodeError) as err:
+            # Fail closed: a state nobody can read cannot vouch for its evidence.
+            out[folder] = [f"the ticket's state cannot be read, so its evidence cannot be trusted: {err}"]
+            continue
+        if stage < 6:
+            continue
+        from ftgate.git.evidence_tree import evidence_findings
+
+        findings = evidence_findings(head_id, folder, cwd=cwd)
+        if findings:
+            out[folder] = findings
+    return out

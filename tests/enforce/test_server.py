@@ -261,3 +261,24 @@ def test_a_long_push_is_judged_commit_by_commit(tmp_path: Path, env: dict[str, s
     assert "Stage 4 (Locked)" in proc.stderr and "src/train.py" in proc.stderr
     assert "1 of 1000 change(s) refused" in proc.stderr
     assert bare.out("rev-parse", "main") == base
+
+
+def test_ci_rechecks_evidence_of_tickets_past_stage_5(tmp_path: Path, env: dict[str, str]) -> None:
+    """A ticket at Stage 6 with no training evidence at the head of the range
+    fails CI even when every commit in the range is a legal ticket-file edit;
+    `stage5_evidence: report` trusts the hand-written report instead."""
+    work = Repo(tmp_path / "work", env)
+    work.path.mkdir()
+    work.git("init", "-q", "-b", "main")
+    folder = seed_ticket(work, 6)
+    base = work.head()
+    work.write(f"{folder}/code-review.md", "# Code Review\n\nstarted\n")
+    work.commit("review notes")
+    ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github")
+    assert ci.returncode == 1, ci.stdout + ci.stderr
+    assert "0 refused" in ci.stdout and "training evidence does not verify" in ci.stdout
+    assert "1 ticket(s) with stale or missing evidence" in ci.stdout
+    work.write("ftgate.yaml", "stage5_evidence: report\n")
+    work.commit("trust the report")  # a policy change is source; the ticket is at 6, so it is refused ...
+    ci = work.ftgate("ci", "--base", work.head(), "--head", "HEAD", "--no-github")
+    assert "evidence" not in ci.stdout  # ... but the head's policy no longer asks for evidence
