@@ -19,3 +19,17 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_quick_start_runs_the_demo() -> None:
     readme = (ROOT / "README.md").read_text()
     assert any(c.endswith("ftgate demo") for c in re.findall(r"```sh\n(.+?)\n```", readme))
+
+
+def test_core_install_never_pulls_the_ml_stack() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    heavy = {"torch", "transformers", "trl", "peft", "datasets", "accelerate"}
+    core = {re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower() for dep in project["dependencies"]}
+    assert not core & heavy
+    train = {re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0].lower() for dep in project["optional-dependencies"]["train"]}
+    assert heavy <= train
+    # The package asks for a torch range; only CI's constraints file pins the CPU wheel.
+    assert not any(dep.startswith("torch==") for dep in project["optional-dependencies"]["train"])
+    assert "torch==" in (ROOT / "constraints" / "ci.txt").read_text()
