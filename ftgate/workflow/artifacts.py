@@ -25,7 +25,7 @@ from ftgate.workflow.model import (
     StageDecision,
     YesNo,
 )
-from ftgate.workflow.state import _expect_tokens, _single, is_empty, parse_token
+from ftgate.workflow.state import expect_tokens, single_value, is_empty, parse_token
 
 E = TypeVar("E", bound=Enum)
 
@@ -107,24 +107,24 @@ def read_status(doc: md.Document, enum: type[E], *keys: str) -> tuple[E, int] | 
         return None
     parsed = parse_token(enum, text)
     if parsed is None:
-        raise ReadError(doc.path, (number,), f"status is {text!r}, expected one of {_expect_tokens(enum)}")
+        raise ReadError(doc.path, (number,), f"status is {text!r}, expected one of {expect_tokens(enum)}")
     return parsed[0], number
 
 
 def read_token(doc: md.Document, enum: type[E], *keys: str) -> tuple[E, int] | None:
     """A single ``Key: token`` field anywhere in the document."""
-    kv = _single(doc, doc.pairs_for(*keys), keys[0])
+    kv = single_value(doc, doc.pairs_for(*keys), keys[0])
     if kv is None or is_empty(kv.value.text):
         return None
     parsed = parse_token(enum, kv.value.text)
     if parsed is None:
         raise ReadError(doc.path, (kv.value.span.line,),
-                        f"`{keys[0]}` is {kv.value.text!r}, expected one of {_expect_tokens(enum)}")
+                        f"`{keys[0]}` is {kv.value.text!r}, expected one of {expect_tokens(enum)}")
     return parsed[0], kv.value.span.line
 
 
 def read_text_field(doc: md.Document, *keys: str) -> Located | None:
-    kv = _single(doc, doc.pairs_for(*keys), keys[0])
+    kv = single_value(doc, doc.pairs_for(*keys), keys[0])
     if kv is None or is_empty(kv.value.text):
         return None
     return Located(kv.value.text, kv.value.span.line)
@@ -264,7 +264,7 @@ def read_sc_closure(doc: md.Document) -> list[ClosureRow]:
             if decision_text and parsed is None and md.key_id(decision_text) not in PENDING_RESULTS | {"open"}:
                 raise ReadError(doc.path, (row.line,),
                                 f"decision for {ident.text} is {decision_text!r}, expected one of "
-                                f"{_expect_tokens(CriterionDecision)}")
+                                f"{expect_tokens(CriterionDecision)}")
             def cell(*names: str) -> str:
                 return _cell(table, row, *names)
 
@@ -304,7 +304,7 @@ def read_run_registry(doc: md.Document) -> list[RegistryRow]:
             parsed = parse_token(RunStatus, status_text) if status_text else None
             if status_text and parsed is None:
                 raise ReadError(doc.path, (row.line,),
-                                f"run {run.text} status is {status_text!r}, expected one of {_expect_tokens(RunStatus)}")
+                                f"run {run.text} status is {status_text!r}, expected one of {expect_tokens(RunStatus)}")
             cells = {table.header[i]: (row.cells[i].text if i < len(row.cells) else "") for i in range(len(table.header))}
             out.append(RegistryRow(run.text, parsed[0] if parsed else None, row.line, cells))
     return out
@@ -359,7 +359,7 @@ def check_results(doc: md.Document, names: tuple[str, ...], enum: type[E]) -> di
         parsed = parse_token(enum, row.result_text)
         if parsed is None:
             raise ReadError(doc.path, (row.line,),
-                            f"check {row.name!r} result is {row.result_text!r}, expected one of {_expect_tokens(enum)}")
+                            f"check {row.name!r} result is {row.result_text!r}, expected one of {expect_tokens(enum)}")
         out[nid] = (row, parsed[0])
     return out
 

@@ -135,11 +135,11 @@ def parse_stage(text: str) -> tuple[Stage, int, int] | None:
     return Stage(number), lead + match.start(1), lead + match.end(1)
 
 
-def _expect_tokens(enum: type[Enum]) -> str:
+def expect_tokens(enum: type[Enum]) -> str:
     return " / ".join(f"`{m.value}`" for m in enum)
 
 
-def _single(doc: md.Document, pairs: list[md.KeyValue], label: str) -> md.KeyValue | None:
+def single_value(doc: md.Document, pairs: list[md.KeyValue], label: str) -> md.KeyValue | None:
     """The one value of a key, or a refusal naming every line when the file
     says two different things."""
     if not pairs:
@@ -166,7 +166,7 @@ def _token_field(doc: md.Document, kv: md.KeyValue | None, enum: type[E], label:
         raise ReadError(
             doc.path,
             (kv.value.span.line,),
-            f"`{label}` is {kv.value.text!r}, expected one of {_expect_tokens(enum)}",
+            f"`{label}` is {kv.value.text!r}, expected one of {expect_tokens(enum)}",
         )
     return parsed[0]
 
@@ -192,7 +192,7 @@ def read_state(text: str, path: str) -> StateFile:
 
     def one(key: str) -> md.KeyValue | None:
         label = SNAPSHOT_KEYS.get(key) or BOOTSTRAP_KEYS.get(key) or REENTRY_KEYS.get(key.split(".")[-1], key)
-        return _single(doc, fields.get(key, []), label)
+        return single_value(doc, fields.get(key, []), label)
 
     stage_kv = one("currentstage")
     if stage_kv is None:
@@ -284,7 +284,7 @@ def _refresh(doc: md.Document, kv: md.KeyValue | None) -> RefreshPerformed | Non
     parsed = parse_token(RefreshPerformed, kv.value.text)
     if parsed is None:
         raise ReadError(doc.path, (kv.value.span.line,),
-                        f"`Remote Refresh Performed` is {kv.value.text!r}, expected {_expect_tokens(RefreshPerformed)}")
+                        f"`Remote Refresh Performed` is {kv.value.text!r}, expected {expect_tokens(RefreshPerformed)}")
     return parsed[0]
 
 
@@ -343,7 +343,7 @@ def _read_gates(
                 if parsed is None:
                     raise ReadError(doc.path, (row.line,),
                                     f"gate status for stage {int(stage)} is {status_cell.text!r}, "
-                                    f"expected one of {_expect_tokens(GateStatus)}")
+                                    f"expected one of {expect_tokens(GateStatus)}")
                 status = parsed[0]
             if stage in rows:
                 other = state.gates[stage]
