@@ -11,13 +11,13 @@ edit. stdlib only.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from ftgate.records import record
 
 from ftgate.git import plumbing as pl
 from ftgate.git.judge import Judge, Judged, Unit
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class RefUpdate:
     old: str
     new: str

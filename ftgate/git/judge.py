@@ -18,7 +18,7 @@ stdlib only: this runs inside the commit hook.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from ftgate.records import record
 from pathlib import Path
 
 from ftgate.git import plumbing as pl
@@ -48,7 +48,7 @@ from ftgate.policy.decide import (
 INDEX = ""  # the "revision" of the index: ``:path`` names the staged blob
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Unit:
     label: str
     after: str              # commit id, or INDEX
@@ -69,7 +69,7 @@ class Unit:
         return self._changes
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Judged:
     unit: Unit
     verdict: Verdict

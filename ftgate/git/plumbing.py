@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from ftgate.records import record
 
 from ftgate.policy.decide import PathChange
 
@@ -119,7 +119,7 @@ def rev_list_diff_tree(rev_list_args: Sequence[str], diff_args: Sequence[str], *
     return commits, parser.close()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RawEntry:
     """One row of ``--raw -z`` output."""
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from ftgate.records import field, record
 from pathlib import Path
 
 from ftgate import __version__
@@ -31,7 +31,7 @@ NO_CONFIG = "none"
 CACHE_FORMAT = 2
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Policy:
     """What decide() needs from a config: plain data, cheap to build."""
 
@@ -51,7 +51,7 @@ class Policy:
         return known
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class PolicyError:
     """A config that does not validate: the message names the key and line."""
 

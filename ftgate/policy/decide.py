@@ -18,7 +18,7 @@ validators, and only when a change actually edits a state file.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from ftgate.records import field, record
 
 # Mirrors ftgate.workflow.stages.STATE_FILE and ftgate.workflow.tickets (a
 # test keeps them equal); importing those here would cost the hook ~30 ms.
@@ -41,7 +41,7 @@ STATUS_WORDS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PathChange:
     """One changed path: git's status letter, the path on the new side (the
     removed path for a deletion), and the old path of a rename or copy."""
@@ -90,7 +90,7 @@ def ascii_escape(text: str) -> str:
     return '"' + "".join(out) + '"'
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class StateSummary:
     """What the hook needs of one ``workflow-state.md``: its stage and
     permission, or the reader's error (which blocks)."""
@@ -105,7 +105,7 @@ class StateSummary:
         return self.error is None and self.stage == 4 and self.unlocked
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class TicketSide:
     """A ticket on one side of a change. ``folder`` None: no state file there."""
 
@@ -122,7 +122,7 @@ class TicketSide:
         return f"{self.folder}/{STATE_FILE}" if self.folder else None
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class TicketInput:
     name: str
     before: TicketSide
@@ -139,7 +139,7 @@ class TicketInput:
         return self.before.blob != self.after.blob or self.before.folder != self.after.folder
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Change:
     """Everything decide() looks at, gathered by an adapter."""
 
@@ -158,7 +158,7 @@ class Change:
     label: str = "change"
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Reason:
     """One reason a change is refused: where, which rule, what happened, and
     what would make it pass."""
@@ -169,7 +169,7 @@ class Reason:
     fix: str
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Verdict:
     allowed: bool
     reasons: list[Reason]
@@ -250,7 +250,7 @@ def state_changes(paths: Sequence[PathChange]) -> list[str]:
     return list(names)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Governing:
     ticket: str | None
     source: str
@@ -281,7 +281,7 @@ def governing_ticket(change: Change, policy: PolicyLike) -> Governing:
     return Governing(None, "", None)
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class Needs:
     """What an adapter must load before calling decide()."""
 

@@ -9,7 +9,7 @@ semantics) and the matcher here only runs them.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from ftgate.records import record
 
 TICKETS_PREFIX = "tickets/"
 CONFIG_FILE = "ftgate.yaml"
@@ -41,7 +41,7 @@ def _matches(compiled: re.Pattern[str] | list[tuple[re.Pattern[str], bool]], pat
     return hit
 
 
-@dataclass
+@record
 class SourceMatcher:
     """``is_source(path)``: True for a path whose change needs Stage 4
     Unlocked. Ticket folders are never source; ``ftgate.yaml`` always is, so
