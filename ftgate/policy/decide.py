@@ -377,7 +377,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
     elif not after.summary.source_edits_allowed:
         summary = after.summary
         where = f"Stage {summary.stage} ({'Unlocked' if summary.unlocked else 'Locked'})"
-        fix = _fix_for_locked(name, summary)
+        fix = _fix_for_locked(name, summary, staged=change.label.startswith("staged changes"))
         for c in source:
             reasons.append(Reason(c.path, "source-locked",
                                   f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
@@ -386,10 +386,14 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
     return verdict
 
 
-def _fix_for_locked(name: str, summary: StateSummary) -> str:
+def _fix_for_locked(name: str, summary: StateSummary, *, staged: bool = True) -> str:
     stage = summary.stage if summary.stage is not None else -1
     if stage < 4:
-        return (f"unstage the source files (git restore --staged PATH), or walk the ticket to Stage 4 "
+        # At commit time the fix is in the index; for a commit already made
+        # (push, server, CI) it has to be taken out of the history.
+        undo = ("unstage the source files (git restore --staged PATH)" if staged else
+                "take the source change out of this commit (git rebase -i, or git reset and commit again)")
+        return (f"{undo}, or walk the ticket to Stage 4 "
                 f"(ftgate advance {name}, each gate passing) and unlock it (ftgate unlock {name})")
     if stage == 4:
         return f"unlock source edits once the plan is current: ftgate unlock {name}"

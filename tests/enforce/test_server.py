@@ -62,6 +62,8 @@ def test_no_verify_commit_at_stage_2_is_refused_by_server_and_ci(tmp_path: Path,
     assert proc.returncode != 0
     assert "remote: ftgate: commit" in proc.stderr and "src/train.py" in proc.stderr
     assert "Stage 2" in proc.stderr and "fix:" in proc.stderr
+    # A pushed commit cannot be unstaged: the server says how to take it out of history.
+    assert "git rebase -i" in proc.stderr and "git restore --staged" not in proc.stderr
     assert bare.out("rev-parse", "main") != work.head()
 
     ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github")
