@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ftgate.errors import FtgateError
+# One implementation of atomic writes for every ticket file, re-exported for
+# the trainer's evidence writer.
+from ftgate.workflow.fileio import atomic_write_bytes, atomic_write_text  # noqa: F401
 
 SCHEMA_VERSION = 1
 EVIDENCE_DIR = "evidence"
@@ -211,48 +212,6 @@ def run_number(run_id: str) -> int:
 
 
 # ------------------------------------------------------------------ files
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write via a temp file and rename, so a reader never sees half a file."""
-    try:
-        from ftgate.workflow.fileio import atomic_write_text as core_write  # type: ignore[import-not-found]
-    except ImportError:
-        core_write = None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if core_write is not None:
-        core_write(path, text)
-        return
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def dump_json(value: Any) -> str:

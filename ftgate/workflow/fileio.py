@@ -31,12 +31,18 @@ def read_text(path: Path) -> str:
 def atomic_write_text(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` in one step: a temporary file in the same
     folder, flushed to disk, then renamed over the original (keeping its
-    permission bits)."""
+    permission bits). No newline translation: the person's endings stay."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """``atomic_write_text`` for bytes; creates the parent folder if needed."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".ftgate-tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         with contextlib.suppress(FileNotFoundError):
