@@ -17,11 +17,11 @@ stdlib only: this runs inside the commit hook.
 
 from __future__ import annotations
 
-import os
 from ftgate.records import record
 from pathlib import Path
 
 from ftgate.git import plumbing as pl
+from ftgate.gitdir import git_dirs
 from ftgate.policy.compiled import Cache, Policy, PolicyError, policy_from_data
 from ftgate.policy.decide import (
     BRANCH_PREFIX,
@@ -80,31 +80,9 @@ def _name(rev: str, path: str) -> str:
 
 
 def find_git_dir(cwd: str | None = None) -> Path | None:
-    """The common git dir, found without a git process when possible (it only
-    holds ftgate's cache, so a miss costs speed, not correctness)."""
-    env = os.environ.get("GIT_COMMON_DIR") or os.environ.get("GIT_DIR")
-    if env:
-        return Path(cwd or ".").joinpath(env).resolve()
-    start = Path(cwd or os.getcwd()).resolve()
-    for folder in (start, *start.parents):
-        dot = folder / ".git"
-        if dot.is_dir():
-            return dot
-        if dot.is_file():
-            try:
-                text = dot.read_text(encoding="utf-8").strip()
-            except OSError:
-                return None
-            if not text.startswith("gitdir:"):
-                return None
-            git_dir = (folder / text.split(":", 1)[1].strip()).resolve()
-            common = git_dir / "commondir"
-            if common.is_file():
-                return (git_dir / common.read_text(encoding="utf-8").strip()).resolve()
-            return git_dir
-        if (folder / "HEAD").is_file() and (folder / "objects").is_dir():
-            return folder  # a bare repository
-    return None
+    """The common git dir (it only holds ftgate's cache, so a miss costs
+    speed, not correctness)."""
+    return git_dirs(cwd)[1]
 
 
 # ------------------------------------------------------------------ facts

@@ -14,37 +14,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 from ftgate.git import plumbing as pl
+from ftgate.gitdir import git_dirs
 from ftgate.git.judge import INDEX, Judge, Judged, Unit
 from ftgate.git.report import render
 from ftgate.policy.decide import show_path
 
 
-def worktree_git_dir(cwd: str | None = None) -> Path | None:
-    """The per-worktree git dir (where ``HEAD`` lives), without a process."""
-    env = os.environ.get("GIT_DIR")
-    if env:
-        return Path(cwd or ".").joinpath(env).resolve()
-    start = Path(cwd or os.getcwd()).resolve()
-    for folder in (start, *start.parents):
-        dot = folder / ".git"
-        if dot.is_dir():
-            return dot
-        if dot.is_file():
-            try:
-                text = dot.read_text(encoding="utf-8").strip()
-            except OSError:
-                return None
-            if text.startswith("gitdir:"):
-                return (folder / text.split(":", 1)[1].strip()).resolve()
-            return None
-    return None
-
-
 def current_branch(cwd: str | None = None) -> str | None:
-    git_dir = worktree_git_dir(cwd)
+    git_dir, _ = git_dirs(cwd)
     if git_dir is not None:
         try:
             head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()

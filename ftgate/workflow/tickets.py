@@ -11,6 +11,8 @@ from importlib import resources
 from pathlib import Path
 
 from ftgate.errors import FtgateError
+from ftgate.gitdir import current_branch as _current_branch
+from ftgate.gitdir import git_dirs
 from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.stages import STATE_FILE
 from ftgate.workflow.state import StateFile, read_state
@@ -69,28 +71,11 @@ def find_repo_root(start: Path | None = None) -> Path:
 def git_dir_of(root: Path) -> Path | None:
     """The git dir for a checkout (follows the ``gitdir:`` file of a linked
     worktree)."""
-    dot = root / ".git"
-    if dot.is_dir():
-        return dot
-    if dot.is_file():
-        text = dot.read_text(encoding="utf-8", errors="replace").strip()
-        if text.startswith("gitdir:"):
-            target = Path(text.split(":", 1)[1].strip())
-            return target if target.is_absolute() else (root / target).resolve()
-    return None
+    return git_dirs(root, use_env=False)[0]
 
 
 def current_branch(root: Path) -> str | None:
-    git_dir = git_dir_of(root)
-    if git_dir is None:
-        return None
-    try:
-        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    if head.startswith("ref: refs/heads/"):
-        return head[len("ref: refs/heads/"):]
-    return None
+    return _current_branch(root, use_env=False)
 
 
 @dataclass(frozen=True, slots=True)
