@@ -30,7 +30,6 @@ from ftgate.git.worktree import (
     _last_words,
     git,
     git_toplevel,
-    is_dirty,
     list_worktrees,
     ref_exists,
     remotes,
@@ -93,7 +92,7 @@ def plan_finalization(ticket: Ticket) -> FinalizePlan:
     here = current_branch(checkout)
     if here != branch:
         raise FtgateError(f"finalization merges {branch}, but this checkout is on {here or 'a detached HEAD'}",
-                          hint=f"run it in the ticket's worktree (see `ftgate worktree list`)")
+                          hint="run it in the ticket's worktree (see `ftgate worktree list`)")
     if not record.finalization_branch:
         raise FtgateError(f"{ticket.display}/workflow-state.md names no `Default Finalization Target Branch`",
                           hint="fill it in the Stage 0 Bootstrap Record")

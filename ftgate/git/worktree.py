@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 
 from ftgate.errors import FtgateError
@@ -252,7 +251,7 @@ def _named_base(repo: Path, remote: str, requested: str, source: str) -> BaseCho
                           f"local branch {name} ({source}; not on {remote if remote in known else 'any remote'})")
     on = f"on {remote}" if remote in known else f"on a remote (no remote named {remote!r})"
     raise FtgateError(f"base branch {requested!r} ({source}) does not exist {on} nor as a local branch",
-                      hint=f"list the branches with `git branch -a`; check the name, or fetch it first")
+                      hint="list the branches with `git branch -a`; check the name, or fetch it first")
 
 
 # ------------------------------------------------------------------ refresh

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enforce_helpers import Repo, edit_state, init_repo, put_ticket
+from enforce_helpers import Repo, edit_state, put_ticket
 
 from ftgate.workflow.model import Stage
 

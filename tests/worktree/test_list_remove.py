@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .conftest import Repos, branches, commit_file, ftgate, git, worktrees
+from .conftest import Repos, branches, ftgate, git, worktrees
 
 
 def _new(capsys, repo: Path, name: str) -> Path:
@@ -78,7 +78,7 @@ def test_unmerged_branch_is_refused_and_merged_branch_is_deleted_out_loud(capsys
 
 def test_branch_merged_on_the_remote_counts_once_fetched(capsys, repos: Repos) -> None:
     clone = repos.clone()
-    path = _new(capsys, clone, "t1")
+    _new(capsys, clone, "t1")
     # By URL, not by remote name, so origin/main stays as it was (stale).
     git(clone, "push", "-q", "--no-verify", str(repos.server), "codex/t1:main")
     assert ftgate(capsys, clone, "worktree", "remove", "t1").code == 1, "origin/main is stale until fetched"
