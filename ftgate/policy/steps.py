@@ -148,11 +148,22 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
     else:
         old_state, error, _ = _read(before)
         if old_state is None:
-            # The old state was unreadable: the repair may not unlock anything.
+            # The old state was unreadable, so nothing says where the ticket
+            # was: the repaired state must be justified by its own files, as
+            # if walked from Stage 0 (every earlier gate recorded Pass and
+            # passing), and may not unlock anything.
             if new_state.permission == Permission.UNLOCKED:
                 return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); a repair of it "
                                  "cannot also unlock source edits",
                                  "commit the repaired file locked, then `ftgate unlock`")], []
+            earlier = [stage for stage in Stage if stage < new_state.current_stage]
+            if earlier:
+                reasons = _chain_reasons(ticket, new_state, earlier)
+                if reasons:
+                    return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); its repair "
+                                     f"claims Stage {int(new_state.current_stage)}, which its files do not "
+                                     "justify (below)",
+                                     "repair the file at the stage its artifacts support")] + reasons, []
             return [], [f"ticket {name!r}: the state file was unreadable before this change and is readable now"]
 
     assert old_state is not None

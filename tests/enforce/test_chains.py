@@ -150,3 +150,20 @@ def test_chain_over_stage_5_without_training_evidence(tmp_path: Path, env: dict[
     work.git("commit", "-q", "--no-verify", "-m", "4 -> 6, report only")
     proc = push(work, "main")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_repair_of_an_unreadable_state_must_be_justified_by_its_files() -> None:
+    broken = state_text("t", 1) + "\n- Current Stage: `3`\n"  # two stages: unreadable
+    before = d.TicketSide(F, "broken", None, text=broken, files={})
+    plan_missing = {k: v for k, v in FILES_UP_TO_4.items() if k != "implementation-plan.md"}
+
+    def repair(stage: int, files: dict[str, str]) -> d.Verdict:
+        ticket = d.TicketInput("t", before, side(state_text("t", stage), files))
+        return d.decide(d.Change([STATE], {"t": ticket}, branch="codex/t"), POLICY)
+
+    refused = repair(4, plan_missing)
+    assert not refused.allowed
+    messages = " | ".join(r.message for r in refused.reasons)
+    assert "was unreadable" in messages and "Stage 3 gate does not pass" in messages
+    assert repair(4, FILES_UP_TO_4).allowed  # every earlier gate passes on the files
+    assert repair(1, plan_missing).allowed   # a modest claim needs only gate 0
