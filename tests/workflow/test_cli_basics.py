@@ -102,3 +102,31 @@ def test_status_and_advance_never_import_the_ml_stack(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "HEAVY:\n" in result.stdout or result.stdout.rstrip().endswith("HEAVY:")
+
+
+def test_advance_waits_for_the_ticket_lock(capsys, tmp_path: Path) -> None:
+    """While another process holds the ticket's lock, `ftgate advance` waits
+    and writes nothing; it proceeds, on the state as it then is, once the
+    lock is released. (Racing two processes would rarely hit the window.)"""
+    import time
+
+    from ftgate.workflow.model import Stage
+    from ftgate.workflow.state import read_state
+
+    from .helpers import fill
+
+    assert ftgate(capsys, tmp_path, "ticket", "new", "race").code == 0
+    folder = tmp_path / "tickets/in-progress/race"
+    fill(folder, Stage.INVESTIGATION, "race")
+    before = (folder / "workflow-state.md").read_bytes()
+    with ticket_lock(folder):
+        proc = subprocess.Popen([sys.executable, "-m", "ftgate", "advance"], cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        assert proc.poll() is None, "advance must wait for the lock"
+        assert (folder / "workflow-state.md").read_bytes() == before
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out + err
+    state = read_state((folder / "workflow-state.md").read_text(), "x").state
+    assert state.current_stage == Stage.INVESTIGATION
+    assert [t.transition_id for t in state.transitions] == ["T-001", "T-002"]
