@@ -631,6 +631,19 @@ class _Builder:
         self.prompt_prefix_len: list[int] = []
         self.target_start: list[int] = []
 
+    def add_sequence(self, row: int, target: int, enc: Any, *, shared: int, prompt_len: int) -> int:
+        """One tokenized prompt+target; trained from where it stops agreeing
+        with the prompt alone (``shared``). Returns its sequence index."""
+        seq = len(self.seq_row)
+        self.seq_row.append(row)
+        self.seq_target.append(target)
+        self.encodings.append(enc)
+        self.trained_ranges.append((seq, shared, len(enc)))
+        self.target_start.append(shared if shared < len(enc) else -1)
+        self.prompt_len.append(prompt_len)
+        self.prompt_prefix_len.append(shared)
+        return seq
+
     def add_ranges(self, seq: int, enc: Any, located: list[tuple[int, int] | None], is_target: list[bool]) -> None:
         for span, target in zip(located, is_target, strict=True):
             if span is None:
@@ -739,14 +752,7 @@ def _encode_conversational_pairs(name: str, rows: list[Row], tok: TokenizerInfo)
         shared = min(_common_prefix(p_ids, fulls[t][i].ids) for t in range(n_targets))
         for t in range(n_targets):
             enc = fulls[t][i]
-            seq = len(b.seq_row)
-            b.seq_row.append(i)
-            b.seq_target.append(t)
-            b.encodings.append(enc)
-            b.trained_ranges.append((seq, shared, len(enc)))
-            b.target_start.append(shared if shared < len(enc) else -1)
-            b.prompt_len.append(len(p_ids))
-            b.prompt_prefix_len.append(shared)
+            seq = b.add_sequence(i, t, enc, shared=shared, prompt_len=len(p_ids))
             messages = row.prompt + row.targets[t]  # type: ignore[operator]
             located = _locate(texts[t][i], messages, enc)
             b.add_ranges(seq, enc, located, [k >= len(row.prompt) for k in range(len(messages))])
@@ -781,14 +787,7 @@ def _encode_text_pairs(name: str, rows: list[Row], tok: TokenizerInfo) -> Encode
         p_len_chars = len(prompt_texts[i])  # type: ignore[arg-type]
         for t in range(n_targets):
             enc = fulls[t][i]
-            seq = len(b.seq_row)
-            b.seq_row.append(i)
-            b.seq_target.append(t)
-            b.encodings.append(enc)
-            b.trained_ranges.append((seq, shared, len(enc)))
-            b.target_start.append(shared if shared < len(enc) else -1)
-            b.prompt_len.append(len(p_ids))
-            b.prompt_prefix_len.append(shared)
+            seq = b.add_sequence(i, t, enc, shared=shared, prompt_len=len(p_ids))
             target = rows[i].targets[t]
             assert isinstance(target, str)
             b.add_ranges(seq, enc, [(0, p_len_chars), (p_len_chars, p_len_chars + len(target))], [False, True])
