@@ -4,14 +4,13 @@ hand (so it does not)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from ftgate.__main__ import main
+from workflow.helpers import Run, ftgate  # noqa: F401 - one in-process runner for all CLI tests
 
 
 @pytest.fixture(autouse=True)
@@ -40,30 +39,6 @@ def commit_file(repo: Path, rel: str, text: str, message: str) -> str:
     git(repo, "add", rel)
     git(repo, "commit", "-q", "--no-verify", "-m", message)
     return git(repo, "rev-parse", "HEAD")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def text(self) -> str:
-        return self.out + self.err
-
-
-def ftgate(capsys: pytest.CaptureFixture[str], cwd: Path, *args: str) -> Run:
-    """``ftgate ARGS`` in ``cwd``, in this process, as a shell would run it."""
-    old = Path.cwd()
-    os.chdir(cwd)
-    try:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-    finally:
-        os.chdir(old)
-    return Run(code, captured.out, captured.err)
 
 
 @dataclass
