@@ -92,9 +92,9 @@ def evidence_at_head(head_id: str, *, cwd: str | None = None) -> dict[str, list[
     ftgate.yaml; archived tickets are history and are not re-checked."""
     from ftgate.errors import FtgateError
     from ftgate.workflow.state import read_state
-    from ftgate.workflow.tickets import IN_PROGRESS, TICKETS_DIR
+    from ftgate.workflow.tickets import IN_PROGRESS, TICKETS
 
-    prefix = f"{TICKETS_DIR}/{IN_PROGRESS}/"
+    prefix = f"{TICKETS}/{IN_PROGRESS}/"
     listing = pl.git(["ls-tree", "-d", "--name-only", "-z", head_id, prefix], cwd=cwd).decode("utf-8", "replace")
     folders = [name for name in listing.split("\0") if name]
     if not folders:

@@ -38,7 +38,7 @@ from ftgate.git.worktree import (
 from ftgate.workflow import markdown as md
 from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.model import BootstrapMode
-from ftgate.workflow.tickets import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS_DIR, Ticket, current_branch
+from ftgate.workflow.tickets import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS, Ticket, current_branch
 
 HANDOFF = "handoff-summary.md"
 STATUS_AFTER = {"merge": "Merged", "push": "Pushed"}
@@ -70,7 +70,7 @@ class FinalizeOutcome:
 
 
 def _ticket_paths(name: str) -> tuple[str, str]:
-    return f"{TICKETS_DIR}/{IN_PROGRESS}/{name}", f"{TICKETS_DIR}/{DONE}/{name}"
+    return f"{TICKETS}/{IN_PROGRESS}/{name}", f"{TICKETS}/{DONE}/{name}"
 
 
 def plan_finalization(ticket: Ticket) -> FinalizePlan:
@@ -137,9 +137,9 @@ def plan_finalization(ticket: Ticket) -> FinalizePlan:
 
 
 def _archived_handoff(plan: FinalizePlan) -> Path:
-    path = plan.checkout / TICKETS_DIR / DONE / plan.name / HANDOFF
+    path = plan.checkout / TICKETS / DONE / plan.name / HANDOFF
     if not path.is_file():
-        raise FtgateError(f"{TICKETS_DIR}/{DONE}/{plan.name}/{HANDOFF} is missing; archive the ticket first",
+        raise FtgateError(f"{TICKETS}/{DONE}/{plan.name}/{HANDOFF} is missing; archive the ticket first",
                           hint=f"ftgate done {plan.name} --verified-by NAME")
     return path
 
@@ -165,7 +165,7 @@ def finalize(plan: FinalizePlan, verified_by: str) -> FinalizeOutcome:
     outcome = FinalizeOutcome(plan)
     handoff = _archived_handoff(plan)
     original = read_text(handoff)
-    label = f"{TICKETS_DIR}/{DONE}/{plan.name}/{HANDOFF}"
+    label = f"{TICKETS}/{DONE}/{plan.name}/{HANDOFF}"
     atomic_write_text(handoff, _with_fields(original, label, {"Finalization Target": plan.target,
                                                                "Finalization Status": STATUS_AFTER[plan.mode]}))
     # Only paths git can match: a folder never committed and now moved away is neither on disk nor known.
@@ -249,12 +249,12 @@ def finalize_archived(start: Path, name: str, verified_by: str = "the recorded v
     checkout = git_toplevel(start)
     if checkout is None:
         raise FtgateError(f"{start} is not inside a git repository")
-    folder = checkout / TICKETS_DIR / DONE / name
+    folder = checkout / TICKETS / DONE / name
     if not folder.is_dir():
-        raise FtgateError(f"no archived ticket {name!r} in {checkout / TICKETS_DIR / DONE}",
+        raise FtgateError(f"no archived ticket {name!r} in {checkout / TICKETS / DONE}",
                           hint=f"archive it first: ftgate done {name} --verified-by NAME --finalize")
     ticket = Ticket(name, folder, checkout)
-    doc = md.parse(read_text(folder / HANDOFF), f"{TICKETS_DIR}/{DONE}/{name}/{HANDOFF}")
+    doc = md.parse(read_text(folder / HANDOFF), f"{TICKETS}/{DONE}/{name}/{HANDOFF}")
     pairs = doc.pairs_for("Verified By")
     if pairs and pairs[0].value.text.strip():
         verified_by = pairs[0].value.text.strip().strip("`")

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from ftgate.constants import ZERO_OID
 from ftgate.git import plumbing as pl
 from ftgate.git.history import RefUpdate, judge_updates
 from ftgate.git.report import render
@@ -38,7 +39,7 @@ def local_branches(cwd: str | None) -> list[RefUpdate]:
     hook is not told which refs are pushed (it passes only the first), so
     all of them are judged instead of trusting one range."""
     out = pl.git(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd=cwd)
-    zero = "0" * 40
+    zero = ZERO_OID
     updates = []
     for line in out.decode("utf-8", "surrogateescape").splitlines():
         oid, ref = line.split(" ", 1)

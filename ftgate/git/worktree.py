@@ -22,14 +22,14 @@ from ftgate.workflow.tickets import (
     BRANCH_PREFIX,
     DONE,
     IN_PROGRESS,
-    TICKETS_DIR,
+    TICKETS,
     BootstrapValues,
     Ticket,
     check_name,
     create_ticket,
 )
 
-CONFIG_FILE = "ftgate.yaml"
+from ftgate.constants import CONFIG_FILE
 DEFAULT_REMOTE = "origin"
 # Beside the main checkout rather than inside it, so the main checkout's
 # status, searches and editors never see a second copy of the repository.
@@ -301,7 +301,7 @@ class WorktreeOutcome:
 
 def find_ticket(root: Path, name: str) -> Ticket | None:
     for where in (IN_PROGRESS, DONE):
-        folder = root / TICKETS_DIR / where / name
+        folder = root / TICKETS / where / name
         if folder.is_dir():
             return Ticket(name, folder, root)
     return None
@@ -555,7 +555,7 @@ def ticket_worktrees(start: Path) -> list[TicketWorktree]:
         if not exists:
             error = "folder is missing (prunable)"
         elif ticket is None:
-            error = f"no ticket folder {TICKETS_DIR}/{IN_PROGRESS}/{name}"
+            error = f"no ticket folder {TICKETS}/{IN_PROGRESS}/{name}"
         else:
             archived = ticket.done
             try:
@@ -587,10 +587,10 @@ def recorded_bases(repo: Path, worktree: Path | None, name: str) -> list[str]:
         record = ticket.read_state().state.bootstrap
     else:
         for where in (IN_PROGRESS, DONE):
-            spec = f"refs/heads/{BRANCH_PREFIX}{name}:{TICKETS_DIR}/{where}/{name}/{STATE_FILE}"
+            spec = f"refs/heads/{BRANCH_PREFIX}{name}:{TICKETS}/{where}/{name}/{STATE_FILE}"
             proc = git(repo, "show", spec, check=False)
             if proc.returncode == 0:
-                record = read_state(proc.stdout, f"{BRANCH_PREFIX}{name}:{TICKETS_DIR}/{where}/{name}/{STATE_FILE}")\
+                record = read_state(proc.stdout, f"{BRANCH_PREFIX}{name}:{TICKETS}/{where}/{name}/{STATE_FILE}")\
                     .state.bootstrap
                 break
         else:

@@ -20,15 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from ftgate.records import field, record
 
-# Mirrors ftgate.workflow.stages.STATE_FILE and ftgate.workflow.tickets (a
-# test keeps them equal); importing those here would cost the hook ~30 ms.
-STATE_FILE = "workflow-state.md"
-TICKETS = "tickets"
-IN_PROGRESS = "in-progress"
-DONE = "done"
-BRANCH_PREFIX = "codex/"
-CONFIG_FILE = "ftgate.yaml"
-TICKETS_SLASH = TICKETS + "/"
+from ftgate.constants import BRANCH_PREFIX, CONFIG_FILE, DONE, IN_PROGRESS, STATE_FILE, TICKETS, TICKETS_SLASH
+
+__all__ = ["BRANCH_PREFIX", "CONFIG_FILE", "DONE", "IN_PROGRESS", "STATE_FILE", "TICKETS", "TICKETS_SLASH"]
 
 STATUS_WORDS = {
     "A": "added",

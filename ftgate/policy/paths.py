@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from ftgate.records import record
 
-TICKETS_PREFIX = "tickets/"
-CONFIG_FILE = "ftgate.yaml"
+from ftgate.constants import CONFIG_FILE, TICKETS_SLASH as TICKETS_PREFIX
+
+__all__ = ["CONFIG_FILE", "TICKETS_PREFIX"]
 
 # Pattern lists compile to (regex, positive) pairs; the last pattern that
 # matches a path decides, as in .gitignore.

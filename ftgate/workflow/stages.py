@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 from ftgate.workflow.model import ReentryClass, Stage
 
-STATE_FILE = "workflow-state.md"
+from ftgate.constants import STATE_FILE
+
+__all__ = ["STATE_FILE"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,10 +17,9 @@ from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.stages import STATE_FILE
 from ftgate.workflow.state import StateFile, read_state
 
-TICKETS_DIR = "tickets"
-IN_PROGRESS = "in-progress"
-DONE = "done"
-BRANCH_PREFIX = "codex/"
+from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS
+
+__all__ = ["BRANCH_PREFIX", "DONE", "IN_PROGRESS", "TICKETS"]
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 
@@ -63,7 +62,7 @@ def find_repo_root(start: Path | None = None) -> Path:
     for folder in (start, *start.parents):
         if (folder / ".git").exists():
             return folder
-        if tickets_at is None and (folder / TICKETS_DIR).is_dir():
+        if tickets_at is None and (folder / TICKETS).is_dir():
             tickets_at = folder
     return tickets_at or start
 
@@ -107,7 +106,7 @@ class Ticket:
 
 
 def tickets_in(root: Path, where: str = IN_PROGRESS) -> list[str]:
-    folder = root / TICKETS_DIR / where
+    folder = root / TICKETS / where
     if not folder.is_dir():
         return []
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -134,20 +133,20 @@ def resolve_ticket(name_or_path: str | None, root: Path | None = None, *, includ
         if len(candidates) == 1:
             name = candidates[0]
         elif not candidates:
-            raise FtgateError(f"no ticket in progress under {TICKETS_DIR}/{IN_PROGRESS}/",
+            raise FtgateError(f"no ticket in progress under {TICKETS}/{IN_PROGRESS}/",
                               hint="start one: ftgate ticket new NAME")
         else:
             raise FtgateError("several tickets are in progress: " + ", ".join(candidates),
                               hint="name one (ftgate status NAME) or set FTGATE_TICKET")
     check_name(name)
-    folder = root / TICKETS_DIR / IN_PROGRESS / name
+    folder = root / TICKETS / IN_PROGRESS / name
     if folder.is_dir():
         return Ticket(name, folder, root)
-    done_folder = root / TICKETS_DIR / DONE / name
+    done_folder = root / TICKETS / DONE / name
     if include_done and done_folder.is_dir():
         return Ticket(name, done_folder, root)
     if done_folder.is_dir():
-        raise FtgateError(f"ticket {name!r} is archived in {TICKETS_DIR}/{DONE}/",
+        raise FtgateError(f"ticket {name!r} is archived in {TICKETS}/{DONE}/",
                           hint=f"reopen it first: ftgate reopen {name}")
     listed = ", ".join(candidates) or "none"
     raise FtgateError(f"no ticket {name!r} (from {how}); tickets in progress: {listed}",
@@ -178,12 +177,12 @@ def create_ticket(root: Path, name: str, bootstrap: BootstrapValues) -> Ticket:
     ``workflow-state.md`` with the bootstrap record. Refuses to touch an
     existing ticket."""
     check_name(name)
-    folder = root / TICKETS_DIR / IN_PROGRESS / name
+    folder = root / TICKETS / IN_PROGRESS / name
     if folder.exists():
         raise FtgateError(f"{folder.relative_to(root).as_posix()} already exists",
                           hint=f"ftgate status {name}")
-    if (root / TICKETS_DIR / DONE / name).exists():
-        raise FtgateError(f"a ticket named {name!r} is archived in {TICKETS_DIR}/{DONE}/",
+    if (root / TICKETS / DONE / name).exists():
+        raise FtgateError(f"a ticket named {name!r} is archived in {TICKETS}/{DONE}/",
                           hint=f"reopen it (ftgate reopen {name}) or pick another name")
     folder.mkdir(parents=True)
     values = {"ticket": name, "date": today(), **{k: getattr(bootstrap, k) for k in bootstrap.__slots__}}

@@ -29,7 +29,7 @@ from ftgate.workflow.model import (
 )
 from ftgate.workflow.stages import RULES, format_path, return_path
 from ftgate.workflow.state import StateEditor, StateFile, next_transition_id
-from ftgate.workflow.tickets import DONE, IN_PROGRESS, TICKETS_DIR, Ticket, render_template, today
+from ftgate.workflow.tickets import DONE, IN_PROGRESS, TICKETS, Ticket, render_template, today
 
 
 @dataclass(slots=True)
@@ -267,22 +267,22 @@ def done(ticket: Ticket, verified_by: str) -> Outcome:
                     permission=Permission.LOCKED, evidence="handoff-summary.md")
         editor.set_next_stage(None)
         atomic_write_text(ticket.state_path, editor.render())
-        target = ticket.root / TICKETS_DIR / DONE / ticket.name
+        target = ticket.root / TICKETS / DONE / ticket.name
         if target.exists():
-            raise FtgateError(f"{TICKETS_DIR}/{DONE}/{ticket.name} already exists; not overwriting it")
+            raise FtgateError(f"{TICKETS}/{DONE}/{ticket.name} already exists; not overwriting it")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(ticket.folder, target)
-    return Outcome(ticket.name, f"verified by {verified_by.strip()}; archived to {TICKETS_DIR}/{DONE}/{ticket.name}",
-                   written=[f"{TICKETS_DIR}/{DONE}/{ticket.name}"])
+    return Outcome(ticket.name, f"verified by {verified_by.strip()}; archived to {TICKETS}/{DONE}/{ticket.name}",
+                   written=[f"{TICKETS}/{DONE}/{ticket.name}"])
 
 
 def reopen(root: Path, name: str, stage: Stage = Stage.HANDOFF, reason: str = "Reopened") -> Outcome:
-    source = root / TICKETS_DIR / DONE / name
-    target = root / TICKETS_DIR / IN_PROGRESS / name
+    source = root / TICKETS / DONE / name
+    target = root / TICKETS / IN_PROGRESS / name
     if not source.is_dir():
-        raise FtgateError(f"no archived ticket {name!r} in {TICKETS_DIR}/{DONE}/")
+        raise FtgateError(f"no archived ticket {name!r} in {TICKETS}/{DONE}/")
     if target.exists():
-        raise FtgateError(f"{TICKETS_DIR}/{IN_PROGRESS}/{name} already exists; not overwriting it")
+        raise FtgateError(f"{TICKETS}/{IN_PROGRESS}/{name} already exists; not overwriting it")
     target.parent.mkdir(parents=True, exist_ok=True)
     # Move first: the spec wants the folder back in progress before any update.
     os.replace(source, target)

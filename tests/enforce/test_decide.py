@@ -8,7 +8,6 @@ from enforce_helpers import INVESTIGATION_CURRENT, PLAN_CURRENT, state_text
 from ftgate.policy import decide as d
 from ftgate.policy.compiled import Policy
 from ftgate.policy.config import Config
-from ftgate.workflow import stages, tickets
 from ftgate.workflow.model import ReentryClass, Stage
 from ftgate.workflow.state import StateEditor, read_state
 
@@ -31,12 +30,6 @@ def change(*paths: d.PathChange, tickets_: dict | None = None, branch: str | Non
 
 
 M = lambda p: d.PathChange("M", p)  # noqa: E731
-
-
-def test_constants_mirror_the_workflow_core() -> None:
-    assert d.STATE_FILE == stages.STATE_FILE
-    assert (d.TICKETS, d.IN_PROGRESS, d.DONE, d.BRANCH_PREFIX) == (
-        tickets.TICKETS_DIR, tickets.IN_PROGRESS, tickets.DONE, tickets.BRANCH_PREFIX)
 
 
 @pytest.mark.parametrize(("paths", "stage", "unlocked", "allowed", "rule"), [
