@@ -12,17 +12,15 @@ import os
 import sys
 from typing import TextIO
 
+from ftgate.errors import FtgateError
 from ftgate.git import plumbing as pl
 from ftgate.git.history import new_commit_units
 from ftgate.git.judge import Judge, Judged
 from ftgate.git.report import _escape_data, _escape_property, github_annotations, github_summary, render
 
 
-class CiError(Exception):
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class CiError(FtgateError):
+    """A range CI cannot judge (a ref this clone does not have)."""
 
 
 def _resolve(ref: str, cwd: str | None) -> str:
@@ -30,7 +28,7 @@ def _resolve(ref: str, cwd: str | None) -> str:
                  ok_codes=(0, 1, 128)).decode().strip()
     if not out:
         raise CiError(f"{ref!r} is not a commit in this clone",
-                      "fetch the full history (actions/checkout with fetch-depth: 0) or pass an existing ref")
+                      hint="fetch the full history (actions/checkout with fetch-depth: 0) or pass an existing ref")
     return out
 
 

@@ -17,9 +17,12 @@ stdlib only: this runs inside the commit hook.
 
 from __future__ import annotations
 
-from ftgate.records import record
+from collections.abc import Collection
 from pathlib import Path
 
+from ftgate.records import record
+
+from ftgate import proc
 from ftgate.git import plumbing as pl
 from ftgate.gitdir import git_dirs
 from ftgate.policy.compiled import Cache, Policy, PolicyError, policy_from_data
@@ -260,8 +263,11 @@ def _find_state(states: dict[str, str], name: str) -> tuple[str | None, str | No
 
 
 class Judge:
-    def __init__(self, *, cwd: str | None = None, cache: Cache | None = None) -> None:
+    def __init__(self, *, cwd: str | None = None, cache: Cache | None = None,
+                 keep: Collection[str] = proc.KEEP_NONE) -> None:
         self.cwd = cwd
+        # What of git's hook environment the calling door passes through (ftgate.proc).
+        self.keep = keep
         self.cache = cache if cache is not None else Cache(find_git_dir(cwd))
         self._summaries: dict[str, StateSummary] = {}
         self._policies: dict[str | None, Policy | PolicyError] = {}
@@ -275,7 +281,7 @@ class Judge:
             if data is None:
                 from ftgate.policy.config import compile_policy
 
-                raw = pl.read_objects([blob], cwd=self.cwd).get(blob) if blob else None
+                raw = pl.read_objects([blob], cwd=self.cwd, keep=self.keep).get(blob) if blob else None
                 data = compile_policy(raw, CONFIG_FILE)
                 self.cache.put("config", blob or "none", data)
             self._policies[blob] = policy_from_data(data)
@@ -301,7 +307,7 @@ class Judge:
                                                      data.get("hint"))
         if not missing:
             return
-        contents = pl.read_objects(missing, cwd=self.cwd)
+        contents = pl.read_objects(missing, cwd=self.cwd, keep=self.keep)
         for blob in missing:
             summary = summarize_state(contents.get(blob), STATE_FILE)
             self._summaries[blob] = summary
@@ -349,7 +355,7 @@ class Judge:
             if unit.after != INDEX:
                 for name in names:
                     wanted[_name(unit.after, f"{TICKETS}/{IN_PROGRESS}/{name}")] = None
-        resolved = pl.batch_check(list(wanted), cwd=self.cwd)
+        resolved = pl.batch_check(list(wanted), cwd=self.cwd, keep=self.keep)
 
         # Configs, walked from the anchors; the parent's config judges.
         for anchor, facts in plan.anchors.items():
@@ -405,7 +411,7 @@ class Judge:
         if extra:
             more = [_name(anchor, f"{folder}/{STATE_FILE}")
                     for anchor in plan.anchors for name in extra for folder in ticket_folders(name)]
-            resolved.update(pl.batch_check(more, cwd=self.cwd))
+            resolved.update(pl.batch_check(more, cwd=self.cwd, keep=self.keep))
         for anchor, facts in plan.anchors.items():
             facts.states = {}
             for name in wanted_names:
@@ -495,7 +501,7 @@ class Judge:
             hit = resolved.get(_name(anchor, f"{TICKETS}/{IN_PROGRESS}"))
             if hit and hit[1] == "tree":
                 trees[anchor] = hit[0]
-        contents = pl.read_objects(list(dict.fromkeys(trees.values())), cwd=self.cwd)
+        contents = pl.read_objects(list(dict.fromkeys(trees.values())), cwd=self.cwd, keep=self.keep)
         for anchor, facts in plan.anchors.items():
             names: frozenset[str] = frozenset()
             oid = trees.get(anchor)
@@ -518,7 +524,7 @@ class Judge:
                                   != "tree")
         if index_names:
             prefix = f"{TICKETS}/{IN_PROGRESS}/"
-            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)], cwd=self.cwd)
+            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)], cwd=self.cwd, keep=self.keep)
             left = {pl.decode_path(p)[len(prefix):].split("/", 1)[0] for p in raw.split(b"\0") if p}
             for unit, names in plan.emptied:
                 if unit.after == INDEX:
@@ -553,7 +559,8 @@ class Judge:
                 if effective.stage5_evidence == "verified":
                     from ftgate.git.evidence_tree import evidence_findings
 
-                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder, cwd=self.cwd)
+                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder,
+                                                                cwd=self.cwd, keep=self.keep)
 
     def _load_transition_files(self, results: list[tuple[Unit, Change, object]]) -> None:
         """Texts of edited state files and the new side's ticket files, for
@@ -574,8 +581,8 @@ class Judge:
                     blob_ids.append(side.blob)
             if ticket.after.folder and unit.after != INDEX:
                 tree_names[_name(unit.after, ticket.after.folder)] = None
-        trees = pl.batch_check(list(tree_names), cwd=self.cwd) if tree_names else {}
-        tree_data = pl.read_objects([v[0] for v in trees.values() if v], cwd=self.cwd)
+        trees = pl.batch_check(list(tree_names), cwd=self.cwd, keep=self.keep) if tree_names else {}
+        tree_data = pl.read_objects([v[0] for v in trees.values() if v], cwd=self.cwd, keep=self.keep)
         folder_files: dict[tuple[int, str], dict[str, str]] = {}
         for unit, ticket in todo:
             folder = ticket.after.folder
@@ -583,7 +590,7 @@ class Judge:
                 continue
             entries: list[tuple[str, str]] = []
             if unit.after == INDEX:
-                raw = pl.git(["ls-files", "-s", "-z", "--", folder + "/"], cwd=self.cwd)
+                raw = pl.git(["ls-files", "-s", "-z", "--", folder + "/"], cwd=self.cwd, keep=self.keep)
                 for rec in raw.split(b"\0"):
                     if not rec:
                         continue
@@ -598,7 +605,7 @@ class Judge:
                                if mode.startswith("100") and n.endswith(".md")]
             folder_files[(id(unit), ticket.name)] = dict(entries)
             blob_ids += [oid for _, oid in entries]
-        contents = pl.read_objects(blob_ids, cwd=self.cwd)
+        contents = pl.read_objects(blob_ids, cwd=self.cwd, keep=self.keep)
         for unit, ticket in todo:
             for side in (ticket.before, ticket.after):
                 if side.blob and side.blob in contents:

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from ftgate.constants import ZERO_OID
+from ftgate import proc
 from ftgate.git import plumbing as pl
 from ftgate.git.history import RefUpdate, judge_updates
 from ftgate.git.report import render
@@ -38,7 +39,8 @@ def local_branches(cwd: str | None) -> list[RefUpdate]:
     """Every local branch as if pushed: under the pre-commit framework the
     hook is not told which refs are pushed (it passes only the first), so
     all of them are judged instead of trusting one range."""
-    out = pl.git(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd=cwd)
+    out = pl.git(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd=cwd,
+                 keep=proc.KEEP_PUSH)
     zero = ZERO_OID
     updates = []
     for line in out.decode("utf-8", "surrogateescape").splitlines():
@@ -50,7 +52,7 @@ def local_branches(cwd: str | None) -> list[RefUpdate]:
 def _is_remote_name(name: str, cwd: str | None) -> bool:
     if not name or "/" in name or ":" in name:
         return False
-    out = pl.git(["config", "--get", f"remote.{name}.url"], cwd=cwd, ok_codes=(0, 1))
+    out = pl.git(["config", "--get", f"remote.{name}.url"], cwd=cwd, ok_codes=(0, 1), keep=proc.KEEP_PUSH)
     return bool(out.strip())
 
 
@@ -66,7 +68,7 @@ def main(argv: Sequence[str], stdin: TextIO | None = None, *, stream: TextIO | N
             updates = local_branches(cwd)
         else:
             updates = parse_lines([line for line in stdin.read().splitlines() if line.strip()])
-        results = judge_updates(updates, cwd=cwd, exclude_all=False, old_may_be_missing=True,
+        results = judge_updates(updates, cwd=cwd, exclude_all=False, old_may_be_missing=True, keep=proc.KEEP_PUSH,
                                 exclude_remotes=remote if _is_remote_name(remote, cwd) else None)
     except (ValueError, pl.GitError) as err:
         stream.write(f"ftgate: pre-push could not judge the push: {err}\n")

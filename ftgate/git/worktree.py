@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+from ftgate import proc
 from ftgate.errors import FtgateError
 from ftgate.workflow.tickets import (
     BRANCH_PREFIX,
@@ -38,12 +39,6 @@ DEFAULT_FINALIZE = "merge"
 # A fetch from an unreachable host can hang for minutes; a bootstrap should not.
 FETCH_TIMEOUT_S = 120
 NOT_APPLICABLE = "N/A"
-
-# Variables a git hook exports would point git at another repository than
-# the cwd we pass; worktree commands always address repositories by cwd.
-_GIT_ENV_OVERRIDES = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR",
-                      "GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_PREFIX")
-
 
 # ------------------------------------------------------------------ settings
 
@@ -72,34 +67,29 @@ def worktree_settings(repo_root: Path) -> WorktreeSettings:
 # ----------------------------------------------------------------------- git
 
 
-class GitFailed(FtgateError):
+class GitFailed(proc.GitError):
     """A git command failed; the message carries git's own words."""
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_OVERRIDES}
-    # Never stop to ask for credentials: ftgate is run by agents as often as by people.
-    env["GIT_TERMINAL_PROMPT"] = "0"
-    return env
-
-
 def git(cwd: Path, *args: str, check: bool = True, timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+    """``git ARGS`` in ``cwd`` through the one runner, as text. Worktree
+    commands address repositories by cwd only, so nothing of a calling
+    hook's git environment passes."""
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, env=_env(),
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except FileNotFoundError:
-        raise FtgateError("git is not installed or not on PATH") from None
-    except subprocess.TimeoutExpired:
-        raise GitFailed(f"`git {' '.join(args)}` gave no answer within {timeout:.0f}s") from None
-    if check and proc.returncode != 0:
-        raise GitFailed(f"`git {' '.join(args)}` failed: {_last_words(proc)}")
-    return proc
+        done = proc.run(args, cwd=cwd, ok_codes=None, timeout=timeout)
+    except proc.GitError as err:
+        raise GitFailed(err.argv, err.code, err.stderr, message=err.message) from None
+    result = proc.text(done)
+    if check and result.returncode != 0:
+        raise GitFailed(list(args), result.returncode, result.stderr or result.stdout,
+                        message=f"`git {' '.join(args)}` failed: {_last_words(result)}")
+    return result
 
 
-def _last_words(proc: subprocess.CompletedProcess[str]) -> str:
-    text = (proc.stderr or proc.stdout or "").strip()
+def _last_words(done: subprocess.CompletedProcess[str]) -> str:
+    text = (done.stderr or done.stdout or "").strip()
     lines = [line.removeprefix("fatal: ").removeprefix("error: ").strip() for line in text.splitlines() if line.strip()]
-    return "; ".join(lines[-3:]) or f"exit status {proc.returncode}"
+    return "; ".join(lines[-3:]) or f"exit status {done.returncode}"
 
 
 def ref_exists(repo: Path, ref: str) -> bool:
@@ -108,10 +98,10 @@ def ref_exists(repo: Path, ref: str) -> bool:
 
 def git_toplevel(start: Path) -> Path | None:
     """The checkout that holds ``start``, or None outside git."""
-    proc = git(start, "rev-parse", "--show-toplevel", check=False)
-    if proc.returncode != 0 or not proc.stdout.strip():
+    done = git(start, "rev-parse", "--show-toplevel", check=False)
+    if done.returncode != 0 or not done.stdout.strip():
         return None
-    return Path(proc.stdout.strip()).resolve()
+    return Path(done.stdout.strip()).resolve()
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,10 +218,10 @@ def resolve_base(repo: Path, remote: str, *, requested: str | None, source: str,
 
 
 def _remote_head(repo: Path, remote: str, how: str) -> BaseChoice | None:
-    proc = git(repo, "symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD", check=False)
-    target = proc.stdout.strip()
+    done = git(repo, "symbolic-ref", "--quiet", f"refs/remotes/{remote}/HEAD", check=False)
+    target = done.stdout.strip()
     prefix = f"refs/remotes/{remote}/"
-    if proc.returncode != 0 or not target.startswith(prefix) or not ref_exists(repo, target):
+    if done.returncode != 0 or not target.startswith(prefix) or not ref_exists(repo, target):
         return None
     return BaseChoice(remote, target[len(prefix):], target, how)
 
@@ -414,11 +404,12 @@ def commit_bootstrap(worktree: Path, ticket: Ticket) -> str:
     this commit is checked like any other."""
     folder = ticket.folder.relative_to(worktree).as_posix()
     git(worktree, "add", "--", folder)
-    proc = git(worktree, "commit", "--quiet", "-m", f"Start ticket {ticket.name} at Stage 0", "--", folder,
+    done = git(worktree, "commit", "--quiet", "-m", f"Start ticket {ticket.name} at Stage 0", "--", folder,
                check=False)
-    if proc.returncode != 0:
-        said = (proc.stderr + proc.stdout).strip() or f"exit status {proc.returncode}"
-        raise GitFailed(f"committing the Stage 0 ticket files failed:\n{said}")
+    if done.returncode != 0:
+        said = (done.stderr + done.stdout).strip() or f"exit status {done.returncode}"
+        raise GitFailed(["commit", "--", folder], done.returncode, said,
+                        message=f"committing the Stage 0 ticket files failed:\n{said}")
     sha = git(worktree, "rev-parse", "--short", "HEAD").stdout.strip()
     return f"committed the Stage 0 ticket files ({sha})"
 
@@ -449,9 +440,9 @@ class _Undo:
                 shutil.rmtree(self.worktree, ignore_errors=True)
         git(self.repo, "worktree", "prune", check=False)
         if self.branch is not None and ref_exists(self.repo, f"refs/heads/{self.branch}"):
-            proc = git(self.repo, "branch", "-D", self.branch, check=False)
-            if proc.returncode != 0:
-                problems.append(f"could not delete branch {self.branch}: {_last_words(proc)}")
+            done = git(self.repo, "branch", "-D", self.branch, check=False)
+            if done.returncode != 0:
+                problems.append(f"could not delete branch {self.branch}: {_last_words(done)}")
         for folder in self.folders_made:
             if folder.exists():
                 try:
@@ -588,9 +579,9 @@ def recorded_bases(repo: Path, worktree: Path | None, name: str) -> list[str]:
     else:
         for where in (IN_PROGRESS, DONE):
             spec = f"refs/heads/{BRANCH_PREFIX}{name}:{TICKETS}/{where}/{name}/{STATE_FILE}"
-            proc = git(repo, "show", spec, check=False)
-            if proc.returncode == 0:
-                record = read_state(proc.stdout, f"{BRANCH_PREFIX}{name}:{TICKETS}/{where}/{name}/{STATE_FILE}")\
+            done = git(repo, "show", spec, check=False)
+            if done.returncode == 0:
+                record = read_state(done.stdout, f"{BRANCH_PREFIX}{name}:{TICKETS}/{where}/{name}/{STATE_FILE}")\
                     .state.bootstrap
                 break
         else:
