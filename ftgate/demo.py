@@ -99,7 +99,7 @@ class Demo:
     def git(self, *args: str, expect: int | None = 0) -> str:
         # Through ftgate's one git runner: what a user types, in the demo's
         # environment, with nothing inherited that points git elsewhere.
-        shown = shlex.join(["git", *args])
+        shown = "git " + shlex.join(args)
         self._prompt(shown)
         result = proc.text(proc.run(args, cwd=self.cwd, ok_codes=None, base_env=self.env))
         return self._show(shown, result, expect=expect)
