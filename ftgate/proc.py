@@ -23,9 +23,12 @@ import os
 import shutil
 import subprocess
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import IO
 
 from ftgate.errors import FtgateError
+
+TYPE_CHECKING = False  # typing costs milliseconds on the commit hook's path
+if TYPE_CHECKING:
+    from typing import IO
 
 # Each of these makes git read or write somewhere other than the repository
 # the cwd names, or changes what its objects and config say.

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
 from ftgate import proc
 from ftgate.git import plumbing as pl
@@ -49,10 +48,9 @@ def check_staged(cwd: str | None = None) -> Judged:
     return Judge(cwd=cwd, keep=KEEP).judge([staged_unit(cwd)])[0]
 
 
-def main(argv: Sequence[str] = (), *, cwd: str | None = None) -> int:
+def main(*, verbose: bool = False, cwd: str | None = None) -> int:
     """Exit 0 when the staged change may be committed, 1 when it is refused,
     2 when git could not be asked."""
-    verbose = "-v" in argv or "--verbose" in argv
     try:
         judged = check_staged(cwd)
     except pl.GitError as err:

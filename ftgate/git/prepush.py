@@ -56,13 +56,15 @@ def _is_remote_name(name: str, cwd: str | None) -> bool:
     return bool(out.strip())
 
 
-def main(argv: Sequence[str], stdin: TextIO | None = None, *, stream: TextIO | None = None,
-         cwd: str | None = None) -> int:
+def main(remote: str | None = None, *, all_branches: bool = False, stdin: TextIO | None = None,
+         stream: TextIO | None = None, cwd: str | None = None) -> int:
+    """``remote`` as git names it (the pre-commit framework says it in
+    ``PRE_COMMIT_REMOTE_NAME`` instead); ``all_branches`` judges every local
+    branch rather than the refs on stdin."""
     stdin = stdin if stdin is not None else sys.stdin
     stream = stream if stream is not None else sys.stderr
-    args = [a for a in argv if a != "--all-branches"]
-    all_branches = len(args) != len(argv)
-    remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    if remote is None:
+        remote = os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     try:
         if all_branches:
             updates = local_branches(cwd)

@@ -99,12 +99,8 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
     return 0 if ok else 1
 
 
-def update(argv: Sequence[str], *, stream: TextIO | None = None, cwd: str | None = None) -> int:
+def update(ref: str, old: str, new: str, *, stream: TextIO | None = None, cwd: str | None = None) -> int:
     stream = stream if stream is not None else sys.stderr
-    if len(argv) != 3:
-        _emit(["ftgate: the update hook takes <ref> <old-id> <new-id>"], stream)
-        return 2
-    ref, old, new = argv
     try:
         results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd, keep=proc.KEEP_RECEIVE)
     except pl.GitError as err:
