@@ -73,7 +73,7 @@ class Demo:
 
     def run(self, argv: list[str], *, shown: str, expect: int | None = 0, quiet: bool = False) -> str:
         self._prompt(shown)
-        result = subprocess.run(argv, cwd=self.cwd, capture_output=True, text=True, env=self.env)
+        result = subprocess.run(argv, check=False, cwd=self.cwd, capture_output=True, text=True, env=self.env)
         return self._show(shown, result, expect=expect, quiet=quiet)
 
     def _prompt(self, shown: str) -> None:
@@ -118,7 +118,7 @@ class Demo:
     def edit(self, name: str, old: str, new: str) -> None:
         path = self.folder / name
         text = path.read_text(encoding="utf-8")
-        changed = re.sub(old, new, text, count=1, flags=re.M)
+        changed = re.sub(old, new, text, count=1, flags=re.MULTILINE)
         if changed == text:
             raise DemoFailed(f"{name}: expected to find {old!r}")
         path.write_text(changed, encoding="utf-8")

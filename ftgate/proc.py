@@ -116,7 +116,7 @@ def run(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None, input
     try:
         # close_fds=False lets CPython spawn without walking every descriptor
         # (about 1.5 ms a process); ftgate holds no descriptors worth hiding.
-        proc = subprocess.run(["git", *argv], cwd=cwd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        proc = subprocess.run(["git", *argv], cwd=cwd, input=input, capture_output=True,
                               stdin=None if input is not None else subprocess.DEVNULL, check=False,
                               close_fds=False, env=git_env(keep, extra=extra_env, base=base_env),
                               timeout=timeout)

@@ -17,7 +17,6 @@ import click
 
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 
-
 # The hook commands take their arguments raw and hand them to the hooks'
 # one parser (ftgate.git.fastpath.parse); click only routes and prints --help.
 _RAW = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}

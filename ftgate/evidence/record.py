@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ftgate.errors import FtgateError
+
 # One implementation of atomic writes for every ticket file, re-exported for
 # the trainer's evidence writer.
 from ftgate.workflow.fileio import atomic_write_bytes, atomic_write_text  # noqa: F401

@@ -16,7 +16,13 @@ from ftgate.errors import FtgateError
 from ftgate.git import plumbing as pl
 from ftgate.git.history import new_commit_units
 from ftgate.git.judge import Judge, Judged
-from ftgate.git.report import _escape_data, _escape_property, github_annotations, github_summary, render
+from ftgate.git.report import (
+    _escape_data,
+    _escape_property,
+    github_annotations,
+    github_summary,
+    render,
+)
 
 
 class CiError(FtgateError):

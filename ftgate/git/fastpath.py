@@ -38,7 +38,7 @@ class HookUsage(ValueError):
 class HookCall:
     """One hook invocation: which hook, its flags and its positional arguments."""
 
-    __slots__ = ("hook", "flags", "positional")
+    __slots__ = ("flags", "hook", "positional")
 
     def __init__(self, hook: str, flags: frozenset[str], positional: tuple[str, ...]) -> None:
         self.hook = hook

@@ -20,8 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from ftgate.records import record
-
 from ftgate import proc
 from ftgate.git import plumbing as pl
 from ftgate.gitdir import git_dirs
@@ -47,6 +45,7 @@ from ftgate.policy.decide import (
     ticket_of_path,
     touched_tickets,
 )
+from ftgate.records import record
 
 TYPE_CHECKING = False  # typing costs milliseconds on the commit hook's path
 if TYPE_CHECKING:
@@ -289,7 +288,7 @@ class _Pending:
     """A unit on its way to a verdict: its change, its policy, and what
     that policy needs to know about it."""
 
-    __slots__ = ("unit", "change", "policy", "need")
+    __slots__ = ("change", "need", "policy", "unit")
 
     def __init__(self, unit: Unit, change: Change, policy: Policy | PolicyError, need: Needs) -> None:
         self.unit = unit

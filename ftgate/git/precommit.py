@@ -16,11 +16,10 @@ import sys
 
 from ftgate import proc
 from ftgate.git import plumbing as pl
-from ftgate.gitdir import current_branch
 from ftgate.git.judge import INDEX, Judge, Judged, Unit
 from ftgate.git.report import render
+from ftgate.gitdir import current_branch
 from ftgate.policy.decide import show_path
-
 
 # git's hook environment, of which the index it is committing matters most.
 KEEP = proc.KEEP_COMMIT

@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ftgate.constants import ZERO_OID
 from ftgate import proc
+from ftgate.constants import ZERO_OID
 from ftgate.git import plumbing as pl
 from ftgate.git.history import RefUpdate, judge_updates
 from ftgate.git.report import render

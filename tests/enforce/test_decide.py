@@ -29,7 +29,7 @@ def change(*paths: d.PathChange, tickets_: dict | None = None, branch: str | Non
     return d.Change(list(paths), tickets_ or {"t": same(2)}, branch=branch, **kw)
 
 
-M = lambda p: d.PathChange("M", p)  # noqa: E731
+M = lambda p: d.PathChange("M", p)
 
 
 @pytest.mark.parametrize(("paths", "stage", "unlocked", "allowed", "rule"), [

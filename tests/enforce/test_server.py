@@ -34,7 +34,7 @@ def make_server(tmp_path: Path, env: dict[str, str], *, hook: str = "update", st
 def push(work: Repo, *refspecs: str, extra: tuple[str, ...] = ("--no-verify",), env: dict[str, str] | None = None):
     import subprocess
 
-    return subprocess.run(["git", "push", *extra, "origin", *refspecs], cwd=work.path, env=env or work.env,
+    return subprocess.run(["git", "push", *extra, "origin", *refspecs], check=False, cwd=work.path, env=env or work.env,
                           capture_output=True, text=True)
 
 
@@ -208,7 +208,7 @@ def test_tags_deletions_empty_commits_and_push_options(tmp_path: Path, env: dict
 
 
 def test_force_push_judges_only_new_commits(tmp_path: Path, env: dict[str, str]) -> None:
-    bare, work = make_server(tmp_path, env, stage=4, unlocked=True)
+    _bare, work = make_server(tmp_path, env, stage=4, unlocked=True)
     work.write("src/train.py", "print('v1')\n")
     work.commit("v1")
     assert push(work, "main").returncode == 0
@@ -223,7 +223,7 @@ def test_hook_input_is_validated(tmp_path: Path, env: dict[str, str]) -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], cwd=bare.path, env=bare.env,
+    proc = subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], check=False, cwd=bare.path, env=bare.env,
                           input="garbage\n", capture_output=True, text=True)
     assert proc.returncode == 2 and "expected '<old-id> <new-id> <ref>'" in proc.stderr
 

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from .conftest import Repos, branches, commit_file, ftgate, git, record, state_text, worktrees
+from .conftest import (
+    Repos,
+    branches,
+    commit_file,
+    ftgate,
+    git,
+    record,
+    state_text,
+    worktrees,
+)
 
 
 def test_clone_cuts_from_the_refreshed_remote_default_branch(capsys, repos: Repos) -> None:
