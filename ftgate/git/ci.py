@@ -107,7 +107,7 @@ def evidence_at_head(head_id: str, *, cwd: str | None = None) -> dict[str, list[
     try:
         from ftgate.policy.config import Config, parse_config
 
-        config = parse_config(config_text.decode("utf-8")) if config_text else Config()
+        config = parse_config(config_text.decode("utf-8")) if config_text else Config.model_validate({})
     except (FtgateError, UnicodeDecodeError):
         config = None  # the commit judgment already reports a broken config
     if config is not None and config.stage5_evidence == "report":
