@@ -20,7 +20,6 @@ stdlib only, and a leaf: the commit hook imports it.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
@@ -154,6 +153,8 @@ def _not_started(argv: list[str], cwd: str | os.PathLike[str] | None, exc: OSErr
     # A missing cwd raises the same FileNotFoundError as a missing git.
     if cwd is not None and not os.path.isdir(cwd):
         return GitError(argv, None, "", message=f"{os.fspath(cwd)}: no such folder to run git in")
+    import shutil  # only here: it pulls in the compression modules, which the hook never needs
+
     if isinstance(exc, FileNotFoundError) or shutil.which("git") is None:
         return GitError(argv, None, "", message=NOT_INSTALLED)
     return GitError(argv, None, "", message=f"git could not be started: {exc.strerror or exc}")
