@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ftgate.constants import DONE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.errors import ReadError
-from ftgate.policy.decide import DONE, IN_PROGRESS, STATE_FILE, TICKETS, Reason, TicketInput, TicketSide
+from ftgate.policy.types import Reason, TicketInput, TicketSide
 from ftgate.workflow.gates import GateContext, MappingFiles, run_gate
 from ftgate.workflow.model import GateStatus, Permission, Stage, WorkflowState
 from ftgate.workflow.stages import REENTRY_MATRIX, format_path, return_path
