@@ -172,6 +172,27 @@ class BootstrapValues:
     ticket_branch: str = "N/A"
 
 
+def bootstrap_for_checkout(root: Path, base: str | None) -> BootstrapValues:
+    """The bootstrap record for a ticket started in the current checkout
+    (no worktree of its own): Git mode on the checkout's branch, or Non-Git
+    outside git."""
+    if not (root / ".git").exists():
+        return BootstrapValues()
+    branch = current_branch(root) or "N/A"
+    return BootstrapValues(
+        mode="Git",
+        user_base=base or "N/A",
+        base_remote="N/A",
+        base_branch=base or branch,
+        final_remote="N/A",
+        final_branch=base or branch,
+        refresh_performed="No",
+        refresh_result="not attempted: bootstrapped in the current checkout",
+        worktree_path=str(root),
+        ticket_branch=branch,
+    )
+
+
 def create_ticket(root: Path, name: str, bootstrap: BootstrapValues) -> Ticket:
     """Stage 0: the folder, ``requirements.md`` (Draft) and
     ``workflow-state.md`` with the bootstrap record. Refuses to touch an
