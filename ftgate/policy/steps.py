@@ -159,12 +159,12 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
                                  "commit the repaired file locked, then `ftgate unlock`")], []
             earlier = [stage for stage in Stage if stage < new_state.current_stage]
             if earlier:
-                reasons = _chain_reasons(ticket, new_state, earlier)
-                if reasons:
+                chain = _chain_reasons(ticket, new_state, earlier)
+                if chain:
                     return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); its repair "
                                      f"claims Stage {int(new_state.current_stage)}, which its files do not "
                                      "justify (below)",
-                                     "repair the file at the stage its artifacts support")] + reasons, []
+                                     "repair the file at the stage its artifacts support")] + chain, []
             return [], [f"ticket {name!r}: the state file was unreadable before this change and is readable now"]
 
     assert old_state is not None

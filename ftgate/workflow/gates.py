@@ -12,7 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from enum import Enum
+from typing import Protocol, TypeVar
 
 from ftgate.errors import ReadError
 from ftgate.workflow import artifacts as art
@@ -37,6 +38,9 @@ from ftgate.workflow.model import (
     WorkflowState,
     YesNo,
 )
+
+
+E = TypeVar("E", bound=Enum)
 
 
 class TicketFiles(Protocol):
@@ -117,7 +121,8 @@ def _missing(ctx: GateContext, name: str, stage: Stage) -> Finding:
                    hint=f"start it from ftgate's template: ftgate ticket template {name} {ctx.ticket}")
 
 
-def _need_status(ctx: GateContext, doc: md.Document, enum: type, wanted: tuple, stage: Stage) -> list[Finding]:
+def _need_status(ctx: GateContext, doc: md.Document, enum: type[E], wanted: tuple[E, ...],
+                 stage: Stage) -> list[Finding]:
     status = art.read_status(doc, enum)
     names = " or ".join(f"`{w.value}`" for w in wanted)
     if status is None:
@@ -330,13 +335,14 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     requirements = ctx.doc("requirements.md")
     declared = [c.ident for c in art.read_success_criteria(requirements)] if requirements else []
     for ident in declared:
-        row = closure.get(ident)
-        if row is None:
+        closed = closure.get(ident)
+        if closed is None:
             out.append(Finding(doc.path, None, f"{ident} is not closed in `Success Criteria Closure`"))
-        elif row.decision is None:
-            out.append(Finding(doc.path, row.line, f"{ident} has no decision (Passed, Failed, Inconclusive or Waived)"))
-        elif row.decision == CriterionDecision.WAIVED and not row.notes:
-            out.append(Finding(doc.path, row.line, f"{ident} is Waived without a reason in Notes"))
+        elif closed.decision is None:
+            out.append(Finding(doc.path, closed.line,
+                               f"{ident} has no decision (Passed, Failed, Inconclusive or Waived)"))
+        elif closed.decision == CriterionDecision.WAIVED and not closed.notes:
+            out.append(Finding(doc.path, closed.line, f"{ident} is Waived without a reason in Notes"))
     heading, text = art.section_text(doc, "Reproducibility Record", "Reproducibility")
     if not text:
         out.append(Finding(doc.path, heading.line if heading else None, "the reproducibility record is empty"))
@@ -344,10 +350,10 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     out += decision_findings
     if not decision_findings:
         for ident in declared:
-            row = closure.get(ident)
-            if row is not None and row.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
-                out.append(Finding(doc.path, row.line,
-                                   f"Stage 5 Decision is Pass but {ident} is {row.decision.value}",
+            closed = closure.get(ident)
+            if closed is not None and closed.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
+                out.append(Finding(doc.path, closed.line,
+                                   f"Stage 5 Decision is Pass but {ident} is {closed.decision.value}",
                                    hint="a Pass needs every criterion Passed or Waived; otherwise decide Fail and re-enter"))
     # --- Stage 5 evidence (issue 6, owned by ftgate/evidence/verify.py) ---
     # The report's claims count only when the runs behind them verify: hashes

@@ -386,7 +386,8 @@ def _read_transitions(table: md.Table) -> list[TransitionRow]:
         values = [_cell(row, c) for c in cols]
         if not re.match(r"^T-\d+$", values[0].strip()):
             continue
-        out.append(TransitionRow(*values, line=row.line))
+        ident, date, frm, to, reason, klass, permission, evidence = values
+        out.append(TransitionRow(ident, date, frm, to, reason, klass, permission, evidence, line=row.line))
     return out
 
 
@@ -404,7 +405,8 @@ def _read_violations(table: md.Table) -> list[ViolationRow]:
         values = [_cell(row, c) for c in cols]
         if not re.match(r"^V-\d+$", values[1].strip()):
             continue
-        out.append(ViolationRow(*values, line=row.line))
+        date, ident, what, detected, action, cleared = values
+        out.append(ViolationRow(date, ident, what, detected, action, cleared, line=row.line))
     return out
 
 
