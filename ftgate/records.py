@@ -26,11 +26,8 @@ if TYPE_CHECKING:
 
     T = TypeVar("T")
 else:
-    def overload(fn):
-        return fn
-
     def dataclass_transform(**_):
-        return overload
+        return lambda fn: fn
 
 _MISSING = object()
 
@@ -56,19 +53,20 @@ def _frozen_setattr(self: Any, name: str, value: Any) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
 
 
-@overload
-def record(cls: type[T], /) -> type[T]: ...
+if TYPE_CHECKING:
+    @overload
+    def record(cls: type[T], /) -> type[T]: ...
 
-
-@overload
-def record(*, frozen: bool = False, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
+    @overload
+    def record(*, frozen: bool = False, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
 
 
 @dataclass_transform(field_specifiers=(field,))
 def record(cls: type[T] | None = None, /, *, frozen: bool = False,
            slots: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
     def build(cls: type[T]) -> type[T]:
-        names = list(cls.__dict__.get("__annotations__", {}))
+        # Not inspect.get_annotations: importing inspect costs the hook ~5 ms.
+        names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
         namespace: dict[str, Any] = {"_MISSING": _MISSING, "_setattr": object.__setattr__}
         params: list[str] = []
         lines: list[str] = []

@@ -94,7 +94,7 @@ def ticket_list(as_json: bool) -> int:
         try:
             state = resolve_ticket(name, root).read_state().state
             entry.update(stage=int(state.current_stage), permission=state.permission.value)
-        except Exception as err:  # one unreadable ticket must not hide the others
+        except Exception as err:  # noqa: BLE001 - one unreadable ticket must not hide the others
             entry.update(error=str(err))
         rows.append(entry)
     if as_json:

@@ -118,7 +118,7 @@ def compile_patterns(patterns: list[str], key: str) -> CompiledList:
     for index, pattern in enumerate(patterns):
         try:
             regex, positive = GitIgnoreSpecPattern.pattern_to_regex(pattern)
-        except Exception as exc:  # pathspec raises several types for bad patterns
+        except Exception as exc:  # noqa: BLE001 - pathspec raises several types for bad patterns
             raise FtgateError(f"{CONFIG_FILE}: {key}[{index}] {pattern!r} is not a valid pattern ({exc})",
                               hint="use gitignore syntax, e.g. `*.md`, `docs/`, `/build`") from None
         if regex is not None:

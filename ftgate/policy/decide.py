@@ -220,7 +220,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
     ticket = change.tickets.get(name)
     after = ticket.after if ticket else None
     if after is None or after.folder is None:
-        in_progress, done = ticket_folders(name)
+        in_progress, _ = ticket_folders(name)
         deleted = ticket is not None and ticket.before.folder is not None
         what = "is deleted by this change" if deleted else "is not there"
         reasons.append(Reason(f"{in_progress}/{STATE_FILE}", "state-missing",

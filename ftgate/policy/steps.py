@@ -127,8 +127,8 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
     before, after = ticket.before, ticket.after
     name = ticket.name
     if after.folder is None:
-        return [], [f"ticket {name!r}: {before.state_path} is deleted by this change; "
-                    "source changes stay blocked until the ticket has a readable state again"]
+        return [], [(f"ticket {name!r}: {before.state_path} is deleted by this change; "
+                     "source changes stay blocked until the ticket has a readable state again")]
     new_state, error, hint = _read(after)
     if new_state is None:
         return [Reason(_label(after), "state-unreadable", error or "unreadable",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from enum import Enum
+from pathlib import Path
 from typing import Protocol, TypeVar
 
 from ftgate.errors import ReadError
@@ -38,7 +38,6 @@ from ftgate.workflow.model import (
     WorkflowState,
     YesNo,
 )
-
 
 E = TypeVar("E", bound=Enum)
 

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS
 from ftgate.errors import FtgateError
 from ftgate.gitdir import current_branch as _current_branch
 from ftgate.gitdir import git_dirs
 from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.stages import STATE_FILE
 from ftgate.workflow.state import StateFile, read_state
-
-from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS
 
 __all__ = ["BRANCH_PREFIX", "DONE", "IN_PROGRESS", "TICKETS"]
 

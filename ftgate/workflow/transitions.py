@@ -29,7 +29,14 @@ from ftgate.workflow.model import (
 )
 from ftgate.workflow.stages import RULES, format_path, return_path
 from ftgate.workflow.state import StateEditor, StateFile, next_transition_id
-from ftgate.workflow.tickets import DONE, IN_PROGRESS, TICKETS, Ticket, render_template, today
+from ftgate.workflow.tickets import (
+    DONE,
+    IN_PROGRESS,
+    TICKETS,
+    Ticket,
+    render_template,
+    today,
+)
 
 
 @dataclass(slots=True)
