@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from ftgate.constants import STATE_FILE
 from ftgate.records import field, record
 
+TYPE_CHECKING = False  # typing costs the commit hook milliseconds at import
+
 STATUS_WORDS = {
     "A": "added",
     "M": "modified",
@@ -163,11 +165,21 @@ class Verdict:
     notes: list[str] = field(default_factory=list)
 
 
-class PolicyLike:
-    """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``)."""
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    untracked_source: str
-    ticket: str | None
+    class PolicyLike(Protocol):
+        """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``)."""
 
-    def is_source(self, path: str) -> bool:  # pragma: no cover - protocol
-        raise NotImplementedError
+        @property
+        def untracked_source(self) -> str: ...
+
+        @property
+        def ticket(self) -> str | None: ...
+
+        def is_source(self, path: str) -> bool: ...
+else:
+    class PolicyLike:
+        """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``).
+        A Protocol only for type checkers: importing typing costs the hook
+        milliseconds."""
