@@ -46,7 +46,7 @@ class Repo:
 
     def run(self, *cmd: str, check: bool = True, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(list(cmd), cwd=cwd or self.path, env=env or self.env, capture_output=True, text=True)
+        proc = subprocess.run(list(cmd), cwd=cwd or self.path, env=env or self.env, check=False, capture_output=True, text=True)
         if check and proc.returncode != 0:
             raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}) in {cwd or self.path}:\n"
                                  f"{proc.stdout}\n{proc.stderr}")

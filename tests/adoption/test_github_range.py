@@ -68,7 +68,7 @@ def run_range(clone: Repo, tmp_path: Path, **inputs: str) -> tuple[dict[str, str
     output.write_text("")
     env = {**clone.env, **{k: "" for k in step["env"]}, "DEFAULT_BRANCH": "main", **inputs,
            "GITHUB_OUTPUT": str(output)}
-    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=clone.path, env=env, capture_output=True, text=True)
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=clone.path, env=env, check=False, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     values = dict(line.split("=", 1) for line in output.read_text().splitlines())
     return values, proc.stdout + proc.stderr
@@ -165,3 +165,23 @@ def test_pull_request_and_merge_group_use_the_event_shas(tmp_path: Path, hosted:
     assert values == {"base": base, "head": head}
     values, _ = run_range(runner, tmp_path, EVENT="merge_group", QUEUE_BASE=base, QUEUE_HEAD=head)
     assert values == {"base": base, "head": head}
+
+
+def test_board_step_writes_the_job_summary(tmp_path: Path, hosted: tuple[Repo, Repo]) -> None:
+    server, dev = hosted
+    dev.git("checkout", "-q", "-b", "codex/house-style")
+    dev.write("tickets/in-progress/house-style/notes.md", "notes\n")
+    dev.commit("Notes")
+    dev.git("push", "-q", "origin", "codex/house-style")
+    runner = _checkout(tmp_path, server)
+    step = next(s for s in _workflow()["jobs"]["ftgate"]["steps"] if s.get("name") == "Ticket board")
+    summary = tmp_path / "summary.md"
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=runner.path,
+                          env={**runner.env, "GITHUB_STEP_SUMMARY": str(summary)}, capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line for line in summary.read_text().splitlines() if line.startswith("| `")]
+    # The copy on the ticket's own pushed branch wins over main's.
+    assert len(rows) == 1
+    assert rows[0].startswith("| `house-style` | 0 Bootstrap | Locked | `codex/house-style` | ")
+    assert rows[0].endswith(" | origin/codex/house-style |")

@@ -19,7 +19,7 @@ CI_FILE = ROOT / "examples" / "gitlab" / ".gitlab-ci.yml"
 
 def _build(tmp_path: Path, env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["sh", str(SCRIPT), *args], cwd=tmp_path, env={**env, **extra}, capture_output=True,
-                          text=True)
+                          text=True, check=False)
 
 
 def test_tarball_holds_one_executable_pre_receive(tmp_path: Path, env: dict[str, str]) -> None:
@@ -100,16 +100,23 @@ def test_merge_request_job_judges_the_source_branch(tmp_path: Path, project: Rep
                  "CI_MERGE_REQUEST_SOURCE_BRANCH_SHA": head, "CI_COMMIT_SHA": head,
                  "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "codex/house-style",
                  "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
-    job = subprocess.run(["sh", "-c", script], cwd=runner, env={**project.env, **variables}, capture_output=True,
-                         text=True)
+    def run_job(variables: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["sh", "-c", script], cwd=runner, env={**project.env, **variables},
+                              capture_output=True, text=True, check=False)
+
+    job = run_job(variables)
     assert job.returncode == 1, job.stdout + job.stderr
     assert "train.py" in job.stdout + job.stderr
 
-    # A push pipeline on a new branch falls back to the default branch.
-    push = {"CI_COMMIT_BEFORE_SHA": "0" * 40, "CI_COMMIT_SHA": base, "CI_COMMIT_BRANCH": "codex/other",
-            "CI_DEFAULT_BRANCH": "main"}
+    # A branch pipeline for the first push of a branch: what it adds to main.
+    job = run_job({"CI_COMMIT_BEFORE_SHA": "0" * 40, "CI_COMMIT_SHA": head, "CI_COMMIT_BRANCH": "codex/house-style",
+                   "CI_DEFAULT_BRANCH": "main"})
+    assert job.returncode == 1, job.stdout + job.stderr
+    assert f"judging what codex/house-style adds to main (from {base})" in job.stdout
+
+    # A force-push to main whose old tip the clone lacks: only the tip, said plainly.
     project.git("checkout", "-q", base, cwd=runner)
-    job = subprocess.run(["sh", "-c", script], cwd=runner, env={**project.env, **push}, capture_output=True,
-                         text=True)
+    job = run_job({"CI_COMMIT_BEFORE_SHA": "1" * 40, "CI_COMMIT_SHA": base, "CI_COMMIT_BRANCH": "main",
+                   "CI_DEFAULT_BRANCH": "main"})
     assert job.returncode == 0, job.stdout + job.stderr
     assert "judging only the tip" in job.stdout
