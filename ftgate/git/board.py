@@ -241,11 +241,11 @@ def _row(item: _Found, times: dict[str, dict[str, int]], now: int) -> BoardRow:
 # archive, the copy on the ticket's own branch beats the others, then the main
 # checkout, then another worktree, and a local copy beats the remote's (it is
 # at least as new for the person who owns it).
-def _rank(row: BoardRow) -> tuple[int, int, int]:
+def _rank(item: _Found) -> tuple[int, int, int]:
     return (
-        0 if row.status == IN_PROGRESS else 1,
-        0 if row.branch == f"{BRANCH_PREFIX}{row.ticket}" else 1,
-        {CHECKOUT: 0, WORKTREE: 1, REMOTE: 2}[row.source],
+        0 if item.status == IN_PROGRESS else 1,
+        0 if item.branch == f"{BRANCH_PREFIX}{item.ticket}" else 1,
+        {CHECKOUT: 0, WORKTREE: 1, REMOTE: 2}[item.source],
     )
 
 
@@ -264,16 +264,18 @@ def gather(start: Path, *, remote: str | None = None, done_days: int = RECENT_DO
             board.notes.append(f"no {remote}/{BRANCH_PREFIX}* branches here (run `git fetch {remote}` to see "
                                "teammates' tickets)")
         found += _from_remote(start, refs)
-    commits = {f.commit for f in found if f.commit}
-    times = {c: _change_times(start, c) for c in sorted(commits)}
-    best: dict[str, BoardRow] = {}
+    # Choose each ticket's copy first: parsing the state and walking history
+    # are the costly parts, and every worktree holds copies of main's tickets.
+    best: dict[str, _Found] = {}
     for item in found:
-        row = _row(item, times, now)
-        if row.status == DONE and row.age_seconds is not None and row.age_seconds > done_days * 86400:
-            continue
-        if row.ticket not in best or _rank(row) < _rank(best[row.ticket]):
-            best[row.ticket] = row
-    board.rows = sorted(best.values(), key=lambda r: (r.status != IN_PROGRESS, r.ticket))
+        if item.ticket not in best or _rank(item) < _rank(best[item.ticket]):
+            best[item.ticket] = item
+    commits = {f.commit for f in best.values() if f.commit}
+    times = {c: _change_times(start, c) for c in sorted(commits)}
+    rows = [_row(item, times, now) for item in best.values()]
+    rows = [r for r in rows
+            if not (r.status == DONE and r.age_seconds is not None and r.age_seconds > done_days * 86400)]
+    board.rows = sorted(rows, key=lambda r: (r.status != IN_PROGRESS, r.ticket))
     return board
 
 
