@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -168,3 +169,14 @@ def test_outside_a_repository_is_one_clear_line(tmp_path: Path, env: dict[str, s
     assert as_json.returncode == 2
     assert "not inside a git repository" in json.loads(as_json.stdout)["error"]
     assert os.listdir(outside) == []
+
+
+def test_without_git_on_path_is_one_clear_line(team: dict[str, Repo], tmp_path: Path) -> None:
+    me = team["me"]
+    empty = tmp_path / "no-git-here"
+    empty.mkdir()
+    for flags, stream in (((), "stderr"), (("--json",), "stdout")):
+        proc = me.run(sys.executable, "-m", "ftgate", "board", *flags, check=False, env={**me.env, "PATH": str(empty)})
+        assert proc.returncode == 2
+        text = getattr(proc, stream)
+        assert "git is not on PATH" in text and "Traceback" not in proc.stderr + proc.stdout
