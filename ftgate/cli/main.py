@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "done": "ftgate.cli.ticket_commands:done",
     "reopen": "ftgate.cli.ticket_commands:reopen",
     "validate": "ftgate.cli.ticket_commands:validate",
+    "board": "ftgate.cli.board_commands:board",
     "demo": "ftgate.cli.demo_command:demo",
     # enforcement
     "check": "ftgate.cli.enforce_commands:check",
