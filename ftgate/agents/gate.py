@@ -383,7 +383,8 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str) -> 
     if locked and name and summary is not None and summary.stage is not None:
         permission = "Unlocked" if summary.unlocked else "Locked"
         title = _stage_title(summary.stage)
-        paths = ", ".join(show_path(r.path) for r in locked)
+        described = {c.path: c.describe() for c in changes}
+        paths = ", ".join(dict.fromkeys(described.get(r.path, show_path(r.path)) for r in locked))
         where = "the working tree" if verdict is tree else "HEAD (the last commit)"
         out.append(f"ticket {name!r} ({verdict.ticket_source}) is at Stage {summary.stage} ({title}), code edits "
                    f"{permission}, in {where}; source may change only at Stage 4 Unlocked. Refused: {paths}.")

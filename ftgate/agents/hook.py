@@ -91,7 +91,7 @@ def main(argv: Sequence[str] = (), *, stdin: TextIO | None = None, stdout: TextI
         dialect = call.dialect
         from ftgate.agents.gate import Outcome, find_checkout, judge
 
-        if not call.writes and not call.tamper and not (call.shell and call.shell.unparsed):
+        if not call.writes and not call.tamper and not (call.shell and (call.shell.unparsed or call.shell.mode_changes)):
             outcome = Outcome(False)
         else:
             checkout = find_checkout(call.cwd)
