@@ -23,10 +23,10 @@ stdlib only at import time: this runs on every tool call.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from ftgate.agents.outcome import Outcome
 from ftgate.agents.payload import ToolCall
 from ftgate.constants import BRANCH_PREFIX, CONFIG_FILE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.git import plumbing as pl
@@ -54,16 +54,6 @@ AGENT_SETTINGS = (".claude/settings.json", ".claude/settings.local.json", ".code
 #: The pre-commit framework's config: it decides whether ftgate's hook runs.
 FRAMEWORK_CONFIG = ".pre-commit-config.yaml"
 _STATE_TAIL = "/" + STATE_FILE
-
-
-@record(slots=True)
-class Outcome:
-    """``deny`` with the reason text, or no objection (``deny`` False)."""
-
-    deny: bool
-    reason: str = ""
-    paths: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)
 
 
 @record(slots=True)
@@ -191,7 +181,13 @@ def resolve(checkout: Checkout, call: ToolCall) -> Resolved:
 
 
 def _blob_id(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    """git's blob id of ``data`` (SHA-1), the key the commit hook caches
+    state summaries under. The builtin ``_sha1`` spares loading OpenSSL."""
+    try:
+        from _sha1 import sha1
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import sha1
+    return sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 class _States:
@@ -382,13 +378,13 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str) -> 
     other = [r for r in verdict.reasons if r.rule != "source-locked"]
     if locked and name and summary is not None and summary.stage is not None:
         permission = "Unlocked" if summary.unlocked else "Locked"
-        title = _stage_title(summary.stage)
+        title = stage_facts(summary.stage, states.cache)[0]
         described = {c.path: c.describe() for c in changes}
         paths = ", ".join(dict.fromkeys(described.get(r.path, show_path(r.path)) for r in locked))
         where = "the working tree" if verdict is tree else "HEAD (the last commit)"
         out.append(f"ticket {name!r} ({verdict.ticket_source}) is at Stage {summary.stage} ({title}), code edits "
                    f"{permission}, in {where}; source may change only at Stage 4 Unlocked. Refused: {paths}.")
-        out.append("Next: " + next_step(name, summary.stage, summary.unlocked))
+        out.append("Next: " + next_step(name, summary.stage, summary.unlocked, states.cache))
         rules.append("source-locked")
     for reason in other:
         out.append(_render(reason))
@@ -408,21 +404,30 @@ def _render(reason: Reason) -> str:
     return f"{reason.message}. Fix: {reason.fix}"
 
 
-def _stage_title(stage: int) -> str:
+def stage_facts(stage: int, cache: Cache | None = None) -> tuple[str, str | None]:
+    """A stage's title and the artifact it finishes. The workflow's tables
+    cost a refusal about ten milliseconds of imports (``dataclasses``), so
+    they are read once per ftgate version and kept in the cache."""
+    key = f"stage-{stage}"
+    hit = cache.get("agent", key) if cache is not None else None
+    if isinstance(hit, list) and len(hit) == 2:
+        return str(hit[0]), hit[1]
     from ftgate.workflow.model import Stage
-
-    try:
-        return Stage(stage).title
-    except ValueError:
-        return "unknown stage"
-
-
-def next_step(name: str, stage: int, unlocked: bool) -> str:
-    """The next command for a ticket whose source is locked, in one line."""
     from ftgate.workflow.stages import STAGE_RULES
 
+    try:
+        facts: tuple[str, str | None] = (Stage(stage).title, STAGE_RULES[stage].artifact)
+    except (ValueError, IndexError):
+        facts = ("unknown stage", None)
+    if cache is not None:
+        cache.put("agent", key, list(facts))
+    return facts
+
+
+def next_step(name: str, stage: int, unlocked: bool, cache: Cache | None = None) -> str:
+    """The next command for a ticket whose source is locked, in one line."""
     if stage < 4:
-        artifact = STAGE_RULES[stage].artifact
+        artifact = stage_facts(stage, cache)[1]
         return (f"Stage {stage}: finish {artifact}, then `ftgate advance {name}` (source opens at Stage 4 "
                 f"with `ftgate unlock {name}`; `ftgate status {name}` lists what is missing).")
     if stage == 4 and not unlocked:

@@ -34,6 +34,7 @@ TYPE_CHECKING = False  # typing costs the hook milliseconds at import
 if TYPE_CHECKING:
     from typing import TextIO
 
+from ftgate.agents.outcome import Outcome
 from ftgate.agents.payload import CLAUDE, CODEX, DIALECTS, PayloadError, ToolCall, parse
 
 JSON = "json"
@@ -89,11 +90,11 @@ def main(argv: Sequence[str] = (), *, stdin: TextIO | None = None, stdout: TextI
         text = stdin.read()
         call = parse(text, dialect)
         dialect = call.dialect
-        from ftgate.agents.gate import Outcome, find_checkout, judge
-
         if not call.writes and not call.tamper and not (call.shell and (call.shell.unparsed or call.shell.mode_changes)):
             outcome = Outcome(False)
         else:
+            from ftgate.agents.gate import find_checkout, judge
+
             checkout = find_checkout(call.cwd)
             if checkout is None:
                 # Nothing here is under git, so there is no ticket to protect.
@@ -126,9 +127,7 @@ def main(argv: Sequence[str] = (), *, stdin: TextIO | None = None, stdout: TextI
     return 2
 
 
-def _failed(reason: str, rule: str) -> object:
-    from ftgate.agents.gate import Outcome
-
+def _failed(reason: str, rule: str) -> Outcome:
     return Outcome(True, reason, rules=[rule])
 
 
@@ -142,7 +141,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _log(call: ToolCall | None, checkout: object, dialect: str | None, outcome: object) -> None:
+def _log(call: ToolCall | None, checkout: object, dialect: str | None, outcome: Outcome) -> None:
     """One JSON line per decision in the git dir; a log that can not be
     written never changes the answer."""
     try:
@@ -157,10 +156,10 @@ def _log(call: ToolCall | None, checkout: object, dialect: str | None, outcome: 
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "agent": dialect,
             "tool": call.tool if call else None,
-            "decision": "deny" if outcome.deny else "none",  # type: ignore[attr-defined]
-            "rules": outcome.rules,  # type: ignore[attr-defined]
-            "paths": outcome.paths,  # type: ignore[attr-defined]
-            "reason": outcome.reason,  # type: ignore[attr-defined]
+            "decision": "deny" if outcome.deny else "none",
+            "rules": outcome.rules,
+            "paths": outcome.paths,
+            "reason": outcome.reason,
         }
         with open(Path(common) / LOG_NAME, "a", encoding="utf-8") as fh:
             fh.write(json.dumps(entry, ensure_ascii=False) + "\n")

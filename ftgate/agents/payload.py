@@ -21,9 +21,12 @@ from __future__ import annotations
 import json
 import os
 
-from ftgate.agents.patch import PatchedFile, looks_like_patch, patched_files
-from ftgate.agents.shell import ShellAnalysis, Tamper, analyse
 from ftgate.records import field, record
+
+TYPE_CHECKING = False  # typing costs milliseconds on this path
+if TYPE_CHECKING:
+    from ftgate.agents.patch import PatchedFile
+    from ftgate.agents.shell import ShellAnalysis, Tamper
 
 CLAUDE = "claude"
 CODEX = "codex"
@@ -92,13 +95,19 @@ def parse(text: str, dialect: str | None = None) -> ToolCall:
         path = tool_input.get(key) or tool_input.get("file_path")
         if not isinstance(path, str) or not path:
             raise PayloadError(f"the {tool} call has no `tool_input.{key}`, so what it writes is unknown")
+        from ftgate.agents.patch import PatchedFile
+
         call.writes.append(PatchedFile("M", path))
     elif tool in _PATCH_TOOLS:
+        from ftgate.agents.patch import looks_like_patch, patched_files
+
         body = _text_of(tool_input, ("command", "input", "patch"))
         if body is None or not looks_like_patch(body):
             raise PayloadError(f"the {tool} call carries no `*** Begin Patch` envelope, so what it writes is unknown")
         call.writes += patched_files(body)
     elif tool in _SHELL_TOOLS:
+        from ftgate.agents.shell import analyse
+
         command = tool_input.get("command", tool_input.get("cmd"))
         if isinstance(command, list) and all(isinstance(w, str) for w in command):
             call.shell = analyse(list(command))

@@ -333,3 +333,22 @@ def test_never_answers_allow(unlocked_repo) -> None:
     agent's own permission prompts still apply."""
     proc = run_hook(unlocked_repo, claude(unlocked_repo, "Write", {"file_path": str(unlocked_repo.path / "train.py")}))
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == ""
+
+
+def test_hook_path_imports_nothing_heavy(unlocked_repo) -> None:
+    """Agents call the hook on every tool use: it goes through the same
+    click-free entry as `ftgate check` and, with warm caches, loads neither
+    click, pydantic, yaml nor the workflow's tables."""
+    import subprocess
+
+    from agent_helpers import PYTHON
+
+    payload = json.dumps(claude(unlocked_repo, "Write", {"file_path": str(unlocked_repo.path / "train.py")}))
+    run_hook(unlocked_repo, payload)  # warm the config and state caches
+    proc = subprocess.run([PYTHON, "-X", "importtime", "-m", "ftgate", "agent", "hook"], cwd=unlocked_repo.path,
+                          env=unlocked_repo.env, input=payload, capture_output=True, text=True)
+    assert proc.returncode == 0 and "ftgate.agents.gate" in proc.stderr, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    for heavy in ("click", "pydantic", "yaml", "pathspec", "git", "dataclasses", "ftgate.workflow.state",
+                  "ftgate.cli.main"):
+        assert heavy not in imported, heavy
