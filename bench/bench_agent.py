@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
-from enforce_helpers import Repo, git_env, put_ticket  # noqa: E402
+from enforce_helpers import Repo, git_env, put_ticket
 
 WORK = Path(__file__).resolve().parent / ".work" / "agent"
 
@@ -65,8 +65,7 @@ def payload(repo: Repo, tool: str, tool_input: dict[str, object], *, codex: bool
 
 def timed(cmd: list[str], repo: Repo, stdin: str, expect: int) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=repo.path, env=repo.env, input=stdin.encode(), stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
+    proc = subprocess.run(cmd, cwd=repo.path, env=repo.env, input=stdin.encode(), capture_output=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != expect:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr.decode()}")
@@ -107,7 +106,7 @@ def main() -> int:
         for name, repo, stdin, code in cases:
             ours[name].append(timed(hook, repo, stdin, code))
     m_base = statistics.median(base)
-    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False).stdout.strip()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"python {platform.python_version()}, {git_version}")
     print(f"repo: {args.files} files; {args.runs} runs each")

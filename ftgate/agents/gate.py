@@ -28,7 +28,13 @@ from pathlib import Path
 
 from ftgate.agents.outcome import Outcome
 from ftgate.agents.payload import ToolCall
-from ftgate.constants import BRANCH_PREFIX, CONFIG_FILE, IN_PROGRESS, STATE_FILE, TICKETS
+from ftgate.constants import (
+    BRANCH_PREFIX,
+    CONFIG_FILE,
+    IN_PROGRESS,
+    STATE_FILE,
+    TICKETS,
+)
 from ftgate.git import plumbing as pl
 from ftgate.gitdir import current_branch, git_dirs
 from ftgate.policy.compiled import Cache, Policy, PolicyError, load_policy
@@ -46,7 +52,7 @@ from ftgate.policy.decide import (
     ticket_of_path,
     touched_tickets,
 )
-from ftgate.records import field, record
+from ftgate.records import record
 
 #: The agents' own hook settings, relative to the repository root.
 AGENT_SETTINGS = (".claude/settings.json", ".claude/settings.local.json", ".codex/config.toml",
@@ -184,7 +190,7 @@ def _blob_id(data: bytes) -> str:
     """git's blob id of ``data`` (SHA-1), the key the commit hook caches
     state summaries under. The builtin ``_sha1`` spares loading OpenSSL."""
     try:
-        from _sha1 import sha1
+        from _sha1 import sha1  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover - an interpreter built without it
         from hashlib import sha1
     return sha1(b"blob %d\0" % len(data) + data).hexdigest()

@@ -104,7 +104,7 @@ def main(argv: Sequence[str] = (), *, stdin: TextIO | None = None, stdout: TextI
     except PayloadError as err:
         outcome = _failed(f"ftgate refused this tool call: {err}. Fix: the agent should send the hook "
                           "payload unchanged; see `ftgate agent hook --help`.", "bad-payload")
-    except Exception as exc:  # noqa: BLE001 - fail closed, never a traceback
+    except Exception as exc:
         if os.environ.get("FTGATE_DEBUG"):
             raise
         outcome = _failed(f"ftgate refused this tool call: it could not judge it ({_describe(exc)}). "

@@ -90,7 +90,7 @@ def _read_json(path: Path, shown: str) -> dict[str, object]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FtgateError(f"{shown}: line {exc.lineno}, column {exc.colno}: not valid JSON ({exc.msg}); "
-                          "nothing was changed", hint=f"fix the file, then run the command again") from None
+                          "nothing was changed", hint="fix the file, then run the command again") from None
     if not isinstance(data, dict):
         raise FtgateError(f"{shown}: the top level is not a JSON object; nothing was changed")
     return data

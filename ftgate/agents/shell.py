@@ -149,7 +149,7 @@ def _simple(words: list[str], out: ShellAnalysis, depth: int = 0) -> None:
     while words and _ASSIGNMENT.match(words[0]):
         words = words[1:]
     while words and words[0] in _PREFIXES:
-        words = [w for w in words[1:]]
+        words = words[1:]
         while words and (words[0].startswith("-") or _ASSIGNMENT.match(words[0])):
             words = words[1:]
     if not words:
@@ -221,7 +221,7 @@ def _editor(args: list[str], out: ShellAnalysis, *, perl: bool) -> None:
             script_given = True
             skip = True
             continue
-        if arg.startswith("--expression=") or arg.startswith("--file="):
+        if arg.startswith(("--expression=", "--file=")):
             script_given = True
             continue
         if arg.startswith("-") and arg != "-":
@@ -309,7 +309,7 @@ def _git(args: list[str], out: ShellAnalysis) -> None:
             _git_setting(args[i + 1], out)
             i += 2
             continue
-        if opt.startswith("--config-env") or opt.startswith("-c"):
+        if opt.startswith(("--config-env", "-c")):
             _git_setting(opt.split("=", 1)[-1] if opt.startswith("--") else opt[2:], out)
         if opt in ("-C", "--git-dir", "--work-tree", "--namespace") and i + 1 < len(args):
             i += 2

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "enforce"))
 
-from enforce_helpers import PYTHON, Repo, git_env, init_repo, put_ticket  # noqa: E402
+from enforce_helpers import PYTHON, Repo, git_env, init_repo, put_ticket
 
 __all__ = ["PYTHON", "Repo", "build_repo", "claude", "codex", "run_hook"]
 
@@ -49,7 +49,7 @@ def codex(repo: Repo, tool: str, tool_input: dict[str, object]) -> dict[str, obj
 def run_hook(repo: Repo, payload: object, *args: str) -> subprocess.CompletedProcess[str]:
     data = payload if isinstance(payload, str) else json.dumps(payload)
     return subprocess.run([PYTHON, "-m", "ftgate", "agent", "hook", *args], cwd=repo.path, env=repo.env,
-                          input=data, capture_output=True, text=True)
+                          input=data, capture_output=True, text=True, check=False)
 
 
 def answer(proc: subprocess.CompletedProcess[str]) -> tuple[str, str]:
