@@ -100,6 +100,14 @@ def _relative(checkout: Checkout, cwd: Path, raw: str) -> tuple[str | None, Path
     try:
         return path.relative_to(checkout.root).as_posix(), path
     except ValueError:
+        pass
+    # Reached through a symlink (the root is resolved): resolve it too, so a
+    # linked path can not walk around the gate. Only on this rare branch:
+    # realpath costs a system call per component.
+    real = Path(os.path.realpath(path))
+    try:
+        return real.relative_to(checkout.root).as_posix(), real
+    except ValueError:
         return None, path
 
 

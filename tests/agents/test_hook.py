@@ -352,3 +352,12 @@ def test_hook_path_imports_nothing_heavy(unlocked_repo) -> None:
     for heavy in ("click", "pydantic", "yaml", "pathspec", "git", "dataclasses", "ftgate.workflow.state",
                   "ftgate.cli.main"):
         assert heavy not in imported, heavy
+
+
+def test_paths_through_a_symlink_are_judged(locked_repo, tmp_path: Path) -> None:
+    link = tmp_path / "linked-checkout"
+    link.symlink_to(locked_repo.path)
+    payload = claude(locked_repo, "Edit", {"file_path": str(link / "src" / "model.py")})
+    payload["cwd"] = str(link)
+    decision, reason = answer(run_hook(locked_repo, payload))
+    assert decision == "deny" and "src/model.py" in reason
