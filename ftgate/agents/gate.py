@@ -130,6 +130,10 @@ def _hook_folders(checkout: Checkout) -> list[Path]:
     return folders
 
 
+def _unexpanded(raw: str) -> bool:
+    return "$" in raw or "`" in raw
+
+
 def _protected(checkout: Checkout, rel: str | None, absolute: Path, hooks: list[Path]) -> str | None:
     """Why writing this path is refused at every stage, or None."""
     if rel == CONFIG_FILE:
@@ -169,6 +173,8 @@ def resolve(checkout: Checkout, call: ToolCall) -> Resolved:
         return (None if inside_git else rel), False
 
     for write in call.writes:
+        if _unexpanded(write.path) or (write.old_path is not None and _unexpanded(write.old_path)):
+            continue  # a variable or substitution: out of sight, like a script
         new, new_hit = guard(write.path)
         old, old_hit = guard(write.old_path) if write.old_path is not None else (None, False)
         if new_hit or old_hit:
