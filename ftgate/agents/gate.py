@@ -48,6 +48,7 @@ from ftgate.policy.decide import (
     decide,
     governing_ticket,
     show_path,
+    source_changes,
     ticket_folders,
     ticket_of_path,
     touched_tickets,
@@ -354,7 +355,18 @@ def _unparsed_sources(checkout: Checkout, call: ToolCall, resolved: Resolved) ->
     return out
 
 
-def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str) -> tuple[list[str], list[str]]:
+def _ignored(checkout: Checkout, paths: list[str]) -> set[str]:
+    """Paths git ignores and does not track (``check-ignore`` reports a
+    tracked path as not ignored): no commit takes them without ``-f``."""
+    if not paths:
+        return set()
+    out = pl.git(["check-ignore", "--stdin", "-z"], cwd=str(checkout.root),
+                 input=b"".join(pl.encode_path(p) + b"\0" for p in paths), ok_codes=(0, 1))
+    return {pl.decode_path(p) for p in out.split(b"\0") if p}
+
+
+def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str,
+                   *, ignored_checked: bool = False) -> tuple[list[str], list[str]]:
     states = _States(checkout)
     explicit = os.environ.get("FTGATE_TICKET") or None
     branch = current_branch(checkout.root, use_env=False)
@@ -388,6 +400,15 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str) -> 
     head_change, head = sides["HEAD"]
     if tree.allowed and head.allowed:
         return [], []
+    if not ignored_checked:
+        # Output the agent sends to an ignored file (``> outputs/run.log``)
+        # never reaches a commit; asked only on a refusal, so an allowed
+        # call costs no extra git process.
+        refused = [p for c in source_changes(changes, policy.is_source) for p in (c.path, c.old_path) if p]
+        ignored = _ignored(checkout, list(dict.fromkeys(refused)))
+        if ignored:
+            kept = [c for c in changes if not all(p in ignored for p in (c.path, c.old_path) if p)]
+            return _judge_changes(checkout, kept, tool, ignored_checked=True) if kept else ([], [])
     out: list[str] = []
     rules: list[str] = []
     verdict, change = (tree, tree_change) if not tree.allowed else (head, head_change)

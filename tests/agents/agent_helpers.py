@@ -28,6 +28,7 @@ def build_repo(tmp: Path, stage: int, *, unlocked: bool = False, branch: str = "
     repo.write("src/model.py", "x = 1\n")
     repo.write("notebooks/explore.ipynb", "{}\n")
     repo.write("docs/guide.md", "# Guide\n")
+    repo.write(".gitignore", "outputs/\n*.log\n")
     put_ticket(repo, "t", stage, unlocked=unlocked)
     repo.commit("project and ticket")
     repo.git("checkout", "-q", "-b", branch)
