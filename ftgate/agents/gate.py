@@ -318,9 +318,9 @@ def judge(call: ToolCall, checkout: Checkout) -> Outcome:
     changes = [c for c in resolved.changes if not _is_state_file(c)]
     shown = [c.path for c in resolved.changes]
     if call.shell is not None and call.shell.unparsed:
-        changes += _unparsed_sources(checkout, call, resolved)
+        changes += _unparsed_sources(checkout, call)
     if changes:
-        source_reasons, source_rules = _judge_changes(checkout, changes, call.tool)
+        source_reasons, source_rules = _judge_changes(checkout, changes)
         reasons += source_reasons
         rules += source_rules
     if not reasons:
@@ -338,7 +338,7 @@ def _names_state_file(path: str) -> bool:
     return hit is not None and path == hit[1] + _STATE_TAIL
 
 
-def _unparsed_sources(checkout: Checkout, call: ToolCall, resolved: Resolved) -> list[PathChange]:
+def _unparsed_sources(checkout: Checkout, call: ToolCall) -> list[PathChange]:
     """For a command shlex could not split that holds a write construct: the
     words that name files in the checkout (judged as writes, so only source
     ones can be refused)."""
@@ -365,8 +365,8 @@ def _ignored(checkout: Checkout, paths: list[str]) -> set[str]:
     return {pl.decode_path(p) for p in out.split(b"\0") if p}
 
 
-def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str,
-                   *, ignored_checked: bool = False) -> tuple[list[str], list[str]]:
+def _judge_changes(checkout: Checkout, changes: list[PathChange], *,
+                   ignored_checked: bool = False) -> tuple[list[str], list[str]]:
     states = _States(checkout)
     explicit = os.environ.get("FTGATE_TICKET") or None
     branch = current_branch(checkout.root, use_env=False)
@@ -408,7 +408,7 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], tool: str,
         ignored = _ignored(checkout, list(dict.fromkeys(refused)))
         if ignored:
             kept = [c for c in changes if not all(p in ignored for p in (c.path, c.old_path) if p)]
-            return _judge_changes(checkout, kept, tool, ignored_checked=True) if kept else ([], [])
+            return _judge_changes(checkout, kept, ignored_checked=True) if kept else ([], [])
     out: list[str] = []
     rules: list[str] = []
     verdict, change = (tree, tree_change) if not tree.allowed else (head, head_change)
