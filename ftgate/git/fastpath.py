@@ -1,4 +1,5 @@
-"""The hooks' entry: ``ftgate check`` and ``ftgate hook ...``, parsed once.
+"""The hooks' entry: ``ftgate check`` and ``ftgate hook ...``, parsed once,
+and ``ftgate agent hook``, which the agent adapter parses itself.
 
 :func:`parse` is the only reader of a hook's arguments. ``ftgate.__main__``
 calls :func:`run_fast` before the click CLI loads, so a hook costs no click
@@ -93,6 +94,11 @@ def run(call: HookCall) -> int:
 def run_fast(args: Sequence[str]) -> int | None:
     """The hook's exit status, or None when ``args`` are not a hook call
     (then the click CLI runs and explains)."""
+    if len(args) >= 2 and args[0] == "agent" and args[1] == "hook":
+        from ftgate.agents import hook as agent_hook
+
+        parsed = agent_hook.parse_args(args[2:])
+        return None if isinstance(parsed, str) else agent_hook.main(args[2:])
     try:
         call = parse(args)
     except HookUsage:
