@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from enforce_helpers import INVESTIGATION_CURRENT, PLAN_CURRENT, state_text
+from tests.support.tickets import INVESTIGATION_CURRENT, PLAN_CURRENT, state_text
 
 from ftgate.policy import decide as d
 from ftgate.policy.compiled import Policy

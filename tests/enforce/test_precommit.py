@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
-from enforce_helpers import PLAN_CURRENT, Repo, edit_state, init_repo, put_ticket
+from tests.support.gitrepo import Repo, init_repo
+from tests.support.tickets import PLAN_CURRENT, edit_state, put_ticket
 
 from ftgate.workflow.model import Permission
 

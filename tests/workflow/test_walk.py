@@ -11,7 +11,8 @@ from ftgate.workflow.model import Stage
 from ftgate.workflow.stages import RULES
 from ftgate.workflow.state import read_state
 
-from .helpers import ftgate, fill
+from tests.support.cli import ftgate
+from tests.support.tickets import fill
 
 NAME = "color-map"
 
