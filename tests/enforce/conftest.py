@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.support.gitrepo import Repo, git_env, init_repo
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ftgate.workflow.model import Stage
 from tests.support.gitrepo import Repo
 from tests.support.server import make_server, push, seed_ticket
-from tests.support.tickets import edit_state, put_ticket
+from tests.support.tickets import edit_state
 
 
 def test_no_verify_commit_at_stage_2_is_refused_by_server_and_ci(tmp_path: Path, env: dict[str, str]) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 import tests.support.trainer as tp
-
 from ftgate.git import ci  # noqa: E402
 
 pytestmark = pytest.mark.train

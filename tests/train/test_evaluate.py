@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 import tests.support.trainer as tp
-
 from ftgate.train import evaluate as evl  # noqa: E402
 from ftgate.train.eval_config import EvaluationConfig, GenerationSettings  # noqa: E402
 

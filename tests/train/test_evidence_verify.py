@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 import tests.support.trainer as tp
-
 from ftgate.cli.main import run_cli  # noqa: E402
 from ftgate.evidence.verify import verify_ticket  # noqa: E402
 

@@ -14,7 +14,6 @@ import pytest
 import yaml
 
 import tests.support.trainer as tp
-
 from ftgate.errors import FtgateError  # noqa: E402
 from ftgate.evidence import record as rec  # noqa: E402
 from ftgate.evidence.verify import verify_ticket  # noqa: E402

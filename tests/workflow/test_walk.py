@@ -10,7 +10,6 @@ import pytest
 from ftgate.workflow.model import Stage
 from ftgate.workflow.stages import RULES
 from ftgate.workflow.state import read_state
-
 from tests.support.cli import ftgate
 from tests.support.tickets import fill
 

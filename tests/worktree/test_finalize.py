@@ -8,7 +8,6 @@ from pathlib import Path
 
 from ftgate.workflow.model import GateStatus, Stage
 from ftgate.workflow.state import StateEditor, read_state
-
 from tests.support.cli import ftgate
 from tests.support.gitrepo import Repos, branches, git
 
