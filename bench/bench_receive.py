@@ -21,8 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
-from enforce_helpers import Repo, git_env, put_ticket
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.gitrepo import Repo, git_env  # noqa: E402
+from tests.support.tickets import put_ticket  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work" / "receive"
 
@@ -88,7 +89,8 @@ def main() -> int:
         bare.append(run(plumbing, repo, stdin, env))
         ours.append(run(hook, repo, stdin, env))
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    small = count_git_processes(repo, f"{base} {repo.out('rev-list', '-n1', head + '~' + str(args.commits - 10))} refs/heads/main\n")
+    short_tip = repo.out("rev-list", "-n1", head + "~" + str(args.commits - 10))
+    small = count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n")
     large = count_git_processes(repo, stdin)
     m_ours, m_bare = statistics.median(ours), statistics.median(bare)
     print(f"push of {args.commits} new commits, {args.runs} runs each")

@@ -110,7 +110,8 @@ def install(path: Path | None, server: bool, hooks: tuple[str, ...], force: bool
 
     repo = path or Path.cwd()
     if server and path is None:
-        raise FtgateError("--server needs the path of the bare repository", hint="ftgate install --server /srv/git/x.git")
+        raise FtgateError("--server needs the path of the bare repository",
+                          hint="ftgate install --server /srv/git/x.git")
     report = install_hooks(repo, server=server, force=force, hooks=hooks or None)
     for line in report.lines():
         click.echo(line)

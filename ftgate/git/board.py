@@ -320,7 +320,8 @@ def render_text(board: Board, here: Path | None = None) -> str:
         return "\n".join(["no tickets in progress or recently done", *board.notes]) + "\n"
     table = [HEADERS, *(_cells(r, here) for r in board.rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1] for line in table]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1]
+             for line in table]
     lines += [f"! {r.error}" for r in board.unreadable]
     lines += board.notes
     return "\n".join(line.rstrip() for line in lines) + "\n"

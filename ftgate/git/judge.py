@@ -580,7 +580,8 @@ class Judge:
                                   != "tree")
         if index_names:
             prefix = f"{TICKETS}/{IN_PROGRESS}/"
-            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)], cwd=self.cwd, keep=self.keep)
+            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)],
+                         cwd=self.cwd, keep=self.keep)
             left = {pl.decode_path(p)[len(prefix):].split("/", 1)[0] for p in raw.split(b"\0") if p}
             for unit, names in plan.emptied:
                 if unit.after == INDEX:

@@ -55,7 +55,8 @@ def git(args: Sequence[str], *, cwd: str | None = None, input: bytes | None = No
 
 
 def rev_list_diff_tree(rev_list_args: Sequence[str], diff_args: Sequence[str], *,
-                       cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE) -> tuple[list[list[str]], list[tuple[str | None, list[RawEntry]]]]:
+                       cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE
+                       ) -> tuple[list[list[str]], list[tuple[str | None, list[RawEntry]]]]:
     """``rev-list --parents`` piped into ``diff-tree --stdin -z --raw``,
     both running at once as in a shell pipeline: the commits with their
     parents, and the parsed diff of each. A thread forwards each listed
@@ -211,7 +212,8 @@ def empty_tree(cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE) -
     return EMPTY_TREE_SHA256 if out == "sha256" else EMPTY_TREE_SHA1
 
 
-def batch_check(names: Sequence[str], *, cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE) -> dict[str, tuple[str, str] | None]:
+def batch_check(names: Sequence[str], *, cwd: str | None = None,
+                keep: Collection[str] = proc.KEEP_NONE) -> dict[str, tuple[str, str] | None]:
     """Resolve ``<rev>:<path>`` names to ``(oid, type)``; None when missing.
     One process for any number of names."""
     if not names:
@@ -221,7 +223,7 @@ def batch_check(names: Sequence[str], *, cwd: str | None = None, keep: Collectio
     out = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=cwd, input=payload, keep=keep)
     lines = out.split(b"\n")
     result: dict[str, tuple[str, str] | None] = {}
-    for name, line in zip(names, lines):
+    for name, line in zip(names, lines, strict=False):
         text = line.decode("ascii", "replace")
         parts = text.split(" ")
         if len(parts) == 2 and parts[1] in ("blob", "tree", "commit", "tag"):

@@ -9,9 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from agent_helpers import answer, build_repo, claude, codex, run_hook
 
 from ftgate.workflow.model import Permission
+from tests.support.agents import answer, build_repo, claude, codex, run_hook
 
 NEXT_STAGE2 = "Stage 2: finish requirements.md, then `ftgate advance t`"
 LOCKED = ["ticket 't'", "Stage 2", "Locked", NEXT_STAGE2]
@@ -215,7 +215,7 @@ def test_nothing_was_written_by_the_hook(locked_repo) -> None:
 
 def test_unlock_only_in_working_tree_is_not_enough(tmp_path: Path) -> None:
     repo = build_repo(tmp_path, 4)
-    from enforce_helpers import edit_state
+    from tests.support.tickets import edit_state
 
     edit_state(repo, "tickets/in-progress/t", lambda e: e.set_token("codeeditpermission", Permission.UNLOCKED))
     decision, reason = answer(run_hook(repo, claude(repo, "Write", {"file_path": str(repo.path / "train.py")})))
@@ -231,9 +231,8 @@ def test_relocked_in_working_tree_is_refused(tmp_path: Path) -> None:
     """HEAD unlocked, but the working tree already left Stage 4 (an
     uncommitted `ftgate advance`): the agent's own view refuses."""
     repo = build_repo(tmp_path, 4, unlocked=True)
-    from enforce_helpers import edit_state
-
     from ftgate.workflow.model import Stage
+    from tests.support.tickets import edit_state
 
     def leave(editor) -> None:
         editor.set_stage(Stage(5))
@@ -349,7 +348,7 @@ def test_hook_path_imports_nothing_heavy(unlocked_repo) -> None:
     click, pydantic, yaml nor the workflow's tables."""
     import subprocess
 
-    from agent_helpers import PYTHON
+    from tests.support.agents import PYTHON
 
     payload = json.dumps(claude(unlocked_repo, "Write", {"file_path": str(unlocked_repo.path / "train.py")}))
     run_hook(unlocked_repo, payload)  # warm the config and state caches

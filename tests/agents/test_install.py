@@ -9,7 +9,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from agent_helpers import answer, build_repo, claude, codex
+
+from tests.support.agents import answer, build_repo, claude, codex
 
 CLAUDE_EXISTING = {
     "permissions": {"allow": ["Bash(pytest:*)"], "deny": ["Read(./.env)"]},

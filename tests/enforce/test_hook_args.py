@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from enforce_helpers import Repo
 
 from ftgate.git.fastpath import HookUsage, parse, run_fast
+from tests.support.gitrepo import Repo
 
 
 @pytest.mark.parametrize(("args", "hook", "flags", "positional"), [

@@ -8,12 +8,13 @@ import os
 from pathlib import Path
 
 import pytest
-from enforce_helpers import PYTHON, Repo, init_repo, put_ticket
 
 from ftgate import proc
 from ftgate.errors import FtgateError
 from ftgate.git import plumbing as pl
 from ftgate.git.worktree import GitFailed
+from tests.support.gitrepo import PYTHON, Repo, init_repo
+from tests.support.tickets import put_ticket
 
 PACKAGE = Path(__file__).resolve().parents[2] / "ftgate"
 

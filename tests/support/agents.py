@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "enforce"))
-
-from enforce_helpers import PYTHON, Repo, git_env, init_repo, put_ticket
+from tests.support.gitrepo import PYTHON, Repo, git_env, init_repo
+from tests.support.tickets import put_ticket
 
 __all__ = ["PYTHON", "Repo", "build_repo", "claude", "codex", "run_hook"]
 
