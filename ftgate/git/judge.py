@@ -448,8 +448,8 @@ class Judge:
                 if in_progress is None:
                     in_progress = shown[id(listing)] = sorted(n for n in listing if not n.startswith("."))
                 one.change.in_progress = in_progress
-                if len(in_progress) == 1 and in_progress[0] not in names:
-                    names = [*names, in_progress[0]]
+                # The one of them the commit carries at Stage 4 Unlocked governs.
+                names = list(dict.fromkeys([*names, *in_progress]))
             if names:
                 names = [n for n in names if _usable(n)]
                 wanted.update(dict.fromkeys(names))
