@@ -309,9 +309,11 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                                   f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
                                   f"(from {gov.source}) is at {where}", fix))
     elif not _unlocked_before(ticket):
-        reasons.append(Reason(after.state_path or "", "unlock-not-committed",
-                              f"ticket {name!r} is not at Stage 4 Unlocked in the parent of this change: "
-                              "the unlock must be committed on its own before any source change",
+        more = f" (and {len(source) - 1} more)" if len(source) > 1 else ""
+        reasons.append(Reason(source[0].path, "unlock-not-committed",
+                              f"{source[0].describe()}{more}: ticket {name!r} is not at Stage 4 Unlocked in the "
+                              "parent of this change: the unlock must be committed on its own before any source "
+                              "change",
                               f"commit the unlock first (ftgate unlock {name}; git commit), then the source "
                               "change in a later commit"))
     verdict.allowed = not reasons
