@@ -14,6 +14,9 @@ _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 MAX_LENGTH = 100
 
 
+_KNOWN: dict[str, str | None] = {}  # a push judges one name thousands of times
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` is not a ticket name (lowercase ASCII letters, digits,
     ``.``, ``_`` and ``-``; no ``..``; no leading dot, dash or underscore;
