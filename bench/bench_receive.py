@@ -3,6 +3,7 @@
 run by itself, side by side.
 
     python bench/bench_receive.py [--commits 10000] [--runs 5]
+    python bench/bench_receive.py --large      # the scale case: 100,000 commits, one run
 
 Targets (issue 3): under 3 s, within 2x of the plumbing, a constant number
 of git processes whatever N (counted with GIT_TRACE2_EVENT), peak memory
@@ -74,7 +75,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--large", action="store_true",
+                        help="the scale case (issue 11): 100,000 commits, one run; memory must stay flat")
     args = parser.parse_args()
+    if args.large:
+        args.commits, args.runs = 100_000, 1
     repo, base, head = build(args.commits)
     # The server has `base` on main; the push moves main to `head`.
     repo.git("update-ref", "refs/heads/main", base)

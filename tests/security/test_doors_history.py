@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ftgate.workflow.model import Permission, ReentryClass, Stage, YesNo
+from ftgate.workflow.model import GateStatus, Permission, ReentryClass, Stage, YesNo
 from tests.support.gitrepo import Repo, git_env
 from tests.support.server import make_server, push
 from tests.support.tickets import FILES_UP_TO_4, edit_state, example, put_ticket, state_text
@@ -161,3 +161,25 @@ def test_an_honest_codex_branch_fast_forwards_into_main(tmp_path: Path, env: dic
     proc = push(work, "codex/t:main")
     assert proc.returncode == 0, proc.stderr
     assert work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github", "--branch", "main").returncode == 0
+
+
+def test_a_legal_archive_is_reopened_locked_at_the_named_stage(tmp_path: Path, env: dict[str, str]) -> None:
+    def archived(w: Repo) -> None:
+        folder = put_ticket(w, "t", 8, where="done")
+        edit_state(w, folder, lambda e: e.set_gate(Stage.HANDOFF, GateStatus.PASS))
+        w.commit("a ticket archived from Stage 8 with its gate passing", folder)
+
+    bare, work = server_with(tmp_path, env, archived)
+    base = work.head()
+    proc = work.ftgate("reopen", "t", "--stage", "4")
+    assert proc.returncode == 0, proc.stderr
+    work.commit("reopen t at Stage 4")
+    proc = push(work, "main")
+    assert proc.returncode == 0, proc.stderr
+    # Unlocking in the reopen commit itself is refused.
+    work.git("checkout", "-q", "-b", "again", base)
+    assert work.ftgate("reopen", "t", "--stage", "4").returncode == 0
+    edit_state(work, T, lambda e: e.set_token("codeeditpermission", Permission.UNLOCKED))
+    work.commit("reopen t unlocked")
+    err = refused_everywhere(work, base, "again", "illegal-transition")
+    assert "a reopened ticket must start locked" in err
