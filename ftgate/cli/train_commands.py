@@ -85,7 +85,7 @@ def prepare_command(config_path: Path, report: Path | None, debug_count: int, sp
     _need_train_extra()
     from ftgate.train.checks import render_markdown, render_text
     from ftgate.train.config import load_config
-    from ftgate.train.data import prepare
+    from ftgate.train.data.prepare import prepare
     from ftgate.train.debug_view import render_samples
 
     config = load_config(config_path)
@@ -122,7 +122,7 @@ def verify_command(config_path: Path) -> int:
     """Say whether CONFIG's prepared data still matches its data, config, tokenizer and template."""
     _need_train_extra()
     from ftgate.train.config import load_config
-    from ftgate.train.data import verify_manifest
+    from ftgate.train.data.manifest import verify_manifest
 
     config = load_config(config_path)
     changes = verify_manifest(config)

@@ -8,8 +8,8 @@ that every success criterion in requirements.md is closed ``Passed`` or
 report's numbers are the numbers in ``metrics.json``.
 
 No torch, transformers or datasets here: the Stage 5 gate and ``ftgate ci``
-run this without the `train` extra. The decision rules come from
-``ftgate.train.metrics``/``eval_config``, which are pure Python on purpose.
+run this without the `train` extra. The decision rules are this layer's own
+``ftgate.evidence.metrics`` and ``criteria``, which the trainer imports too.
 """
 
 from __future__ import annotations
@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
+from ftgate.evidence.criteria import SuccessCriterion
+from ftgate.evidence.metrics import MetricValue, decide
 from ftgate.workflow.findings import Finding
 
 _SC_TOKEN = re.compile(r"\bSC-\d{3,}\b")
@@ -127,7 +130,7 @@ def _check_artifacts(check: RunCheck, run: dict[str, Any], run_path: Path, root:
         path = run_path / name
         if not path.is_file():
             problem(f"{name} is missing from the evidence folder", _RERUN_HINT, _rel(root, path))
-        elif rec.sha256_file(path) != expected:
+        elif hashing.sha256_file(path) != expected:
             problem(
                 f"{name} was changed after the run wrote it (hash differs from run.json)",
                 "evidence files are written by `ftgate train` only; restore the file from git or re-run",
@@ -149,7 +152,7 @@ def _check_inputs(check: RunCheck, run: dict[str, Any], root: Path, problem: Any
                 # a fresh CI checkout; absent is not the same as changed.
                 check.notes.append(f"{check.run_id}: {role} {stored} is not present here; its hash was not checked")
             continue
-        actual = rec.sha256_tree(path) if path.is_dir() else rec.sha256_file(path)
+        actual = hashing.sha256_tree(path) if path.is_dir() else hashing.sha256_file(path)
         if actual != expected:
             hint = _RERUN_HINT
             if role in ("data", "prepared", "manifest"):
@@ -163,9 +166,9 @@ def _check_sources(check: RunCheck, run: dict[str, Any], current: dict[str, str]
     if recorded is None or current is None:
         check.notes.append(f"{check.run_id}: not a git checkout, source hash not compared")
         return
-    if rec.combine_hashes(recorded) != source.get("hash"):
+    if hashing.combine_hashes(recorded) != source.get("hash"):
         problem("run.json's source file list does not add up to its recorded source hash")
-    if rec.combine_hashes(current) == source.get("hash"):
+    if hashing.combine_hashes(current) == source.get("hash"):
         return
     changed, added, removed = rec.diff_hashes(recorded, current)
     parts = []
@@ -188,7 +191,7 @@ def _check_outputs(check: RunCheck, run: dict[str, Any], root: Path) -> None:
     if not path.exists():
         check.notes.append(f"{check.run_id}: weights at {stored} are not present here; their hash was not checked")
         return
-    if rec.sha256_tree(path) != expected:
+    if hashing.sha256_tree(path) != expected:
         check.problems.append(
             Finding(
                 str(stored), None,
@@ -210,9 +213,6 @@ def _check_metrics(check: RunCheck, run_path: Path, root: Path, problem: Any) ->
     check.metrics = metrics
     # Re-decide every criterion from the recorded numbers: a decision the
     # numbers do not support is not evidence.
-    from ftgate.train.eval_config import SuccessCriterion
-    from ftgate.train.metrics import MetricValue, decide
-
     try:
         base = {k: MetricValue.from_dict(v) for k, v in (metrics.get("baseline") or {}).items()}
         res = {k: MetricValue.from_dict(v) for k, v in (metrics.get("result") or {}).items()}
@@ -531,7 +531,8 @@ def _show(value: Any) -> str:
 def resolve_ticket(ticket: str | None, *, cwd: Path | None = None) -> Path:
     """The ticket folder for a name or folder, FTGATE_TICKET, the codex/<name>
     branch, or the only ticket in progress (the core's resolution rules)."""
-    from ftgate.workflow.tickets import find_repo_root, resolve_ticket as core_resolve
+    from ftgate.workflow.tickets import find_repo_root
+    from ftgate.workflow.tickets import resolve_ticket as core_resolve
 
     cwd = (cwd or Path.cwd()).resolve()
     if ticket and ("/" in ticket or "\\" in ticket):

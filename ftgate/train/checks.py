@@ -6,7 +6,7 @@ the prompt, a model never taught to stop, a doubled BOS, answers silently
 cut, a template that differs between training and inference, and rows that
 are not what they claim to be.
 
-They run on the flat arrays of ``data.EncodedSplit`` (untruncated, so a
+They run on the flat arrays of ``ftgate.train.data.encode.EncodedSplit`` (untruncated, so a
 template fault is not hidden by a short ``max_length``); work per token is
 numpy, and Python touches only the sequences that fail, to describe them.
 """
@@ -17,11 +17,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import re
-
 import numpy as np
 
 from ftgate.train.config import RunConfig
+from ftgate.train.data.encode import EncodedSplit, sequence_stats
+from ftgate.train.data.rows import Row, SplitRows
+from ftgate.train.data.tokenizer import TokenizerInfo, has_generation_markers
 
 PASS = "pass"
 FAIL = "fail"
@@ -63,7 +64,7 @@ CHECK_NAMES = (
 )
 
 
-def run_checks(config: RunConfig, tok: Any, splits: dict[str, Any], encoded: dict[str, Any]) -> list[CheckResult]:
+def run_checks(config: RunConfig, tok: TokenizerInfo, splits: dict[str, SplitRows], encoded: dict[str, EncodedSplit]) -> list[CheckResult]:
     return [
         check_leakage(config, splits),
         check_assistant_mask(config, tok, encoded),
@@ -78,26 +79,19 @@ def run_checks(config: RunConfig, tok: Any, splits: dict[str, Any], encoded: dic
 # -- helpers -------------------------------------------------------------------
 
 
-_GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
-
-
-def has_generation_markers(template: str) -> bool:
-    return bool(_GENERATION_TAG.search(template))
-
-
-def _source(enc: Any, seq: int) -> str:
+def _source(enc: EncodedSplit, seq: int) -> str:
     row = enc.rows[int(enc.seq_row[seq])]
     if enc.seq_target.size and int(enc.seq_target[seq]) == 1:
         return f"{row.source} (rejected)"
     return row.source
 
 
-def _tokens(tok: Any, ids: Any) -> str:
+def _tokens(tok: TokenizerInfo, ids: np.ndarray) -> str:
     pieces = tok.tokenizer.convert_ids_to_tokens([int(i) for i in ids])
     return " ".join(repr(p) for p in pieces)
 
 
-def _text(tok: Any, ids: Any) -> str:
+def _text(tok: TokenizerInfo, ids: np.ndarray) -> str:
     return repr(tok.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False))
 
 
@@ -125,7 +119,7 @@ def _seq_of(offsets: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
 # -- 1. leakage ----------------------------------------------------------------
 
 
-def _prompt_keys(row: Any) -> tuple[str, str]:
+def _prompt_keys(row: Row) -> tuple[str, str]:
     prompt = row.prompt
     if isinstance(prompt, str):
         exact = prompt
@@ -136,7 +130,7 @@ def _prompt_keys(row: Any) -> tuple[str, str]:
     return exact, " ".join(text.lower().split())
 
 
-def check_leakage(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
+def check_leakage(config: RunConfig, splits: dict[str, SplitRows]) -> CheckResult:
     t = config.checks.leakage
     exact_train: dict[str, str] = {}
     norm_train: dict[str, str] = {}
@@ -172,7 +166,7 @@ def check_leakage(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
 # -- 2. assistant mask ---------------------------------------------------------
 
 
-def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_assistant_mask(config: RunConfig, tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     counts: Counter[str] = Counter()
     examples: list[str] = []
     for enc in encoded.values():
@@ -255,7 +249,7 @@ def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -
 # -- 3. stop token ---------------------------------------------------------------
 
 
-def _whitespace_ids(tok: Any, ids: np.ndarray) -> set[int]:
+def _whitespace_ids(tok: TokenizerInfo, ids: np.ndarray) -> set[int]:
     unique = np.unique(ids).tolist()
     special = set(tok.tokenizer.all_special_ids)
     out = set()
@@ -267,7 +261,7 @@ def _whitespace_ids(tok: Any, ids: np.ndarray) -> set[int]:
     return out
 
 
-def check_stop_token(tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_stop_token(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     stop = set(tok.generation_eos_ids)
     counts: Counter[str] = Counter()
     examples: list[str] = []
@@ -327,7 +321,7 @@ def check_stop_token(tok: Any, encoded: dict[str, Any]) -> CheckResult:
 # -- 4. double BOS ---------------------------------------------------------------
 
 
-def check_double_bos(tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_double_bos(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     bos = tok.bos_id
     if bos is None:
         return CheckResult("double_bos", "no doubled BOS at the start", PASS, "the tokenizer has no BOS token")
@@ -361,8 +355,7 @@ def check_double_bos(tok: Any, encoded: dict[str, Any]) -> CheckResult:
 # -- 5. truncation ---------------------------------------------------------------
 
 
-def check_truncation(config: RunConfig, encoded: dict[str, Any]) -> CheckResult:
-    from ftgate.train.data import sequence_stats
+def check_truncation(config: RunConfig, encoded: dict[str, EncodedSplit]) -> CheckResult:
 
     t = config.checks.truncation
     max_length = config.max_length
@@ -411,7 +404,7 @@ def check_truncation(config: RunConfig, encoded: dict[str, Any]) -> CheckResult:
 # -- 6. prompt prefix ------------------------------------------------------------
 
 
-def check_prompt_prefix(tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_prompt_prefix(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     counts: Counter[str] = Counter()
     examples: list[str] = []
     for enc in encoded.values():
@@ -456,7 +449,7 @@ def check_prompt_prefix(tok: Any, encoded: dict[str, Any]) -> CheckResult:
 # -- 7. rows -----------------------------------------------------------------------
 
 
-def check_rows(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
+def check_rows(config: RunConfig, splits: dict[str, SplitRows]) -> CheckResult:
     limit = config.checks.rows.max_bad_rows
     problems = [p for split in splits.values() for p in split.problems]
     by_kind = Counter(p.kind for p in problems)

@@ -30,8 +30,12 @@ from pydantic import (
 )
 
 from ftgate.errors import FtgateError
-from ftgate.train.eval_config import EvaluationConfig, SuccessCriterion, check_criteria_metrics
-from ftgate.train.hashing import sha256_json
+from ftgate.evidence.criteria import (
+    EvaluationConfig,
+    SuccessCriterion,
+    check_criteria_metrics,
+)
+from ftgate.hashing import sha256_json
 
 RUN_ID = re.compile(r"^RUN-\d{3,}$")
 

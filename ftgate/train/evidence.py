@@ -15,12 +15,13 @@ import os
 import platform
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
 
@@ -31,9 +32,13 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES[1:]:
+def versions(packages: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``packages`` ("python" is the interpreter), for a record."""
+    out: dict[str, str] = {}
+    for name in packages:
+        if name == "python":
+            out[name] = platform.python_version()
+            continue
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -56,7 +61,7 @@ def tracked_files(root: Path) -> set[str]:
 
 def input_entry(root: Path, role: str, path: Path, tracked: set[str]) -> dict[str, Any]:
     rel = relpath(root, path)
-    digest = rec.sha256_tree(path) if path.is_dir() else rec.sha256_file(path)
+    digest = hashing.sha256_tree(path) if path.is_dir() else hashing.sha256_file(path)
     # A folder counts as tracked when any file under it is.
     is_tracked = rel in tracked or any(t.startswith(rel.rstrip("/") + "/") for t in tracked)
     return {"role": role, "path": rel, "sha256": digest, "tracked": is_tracked}
@@ -89,8 +94,8 @@ def weights_change(before: Mapping[str, str], after: Mapping[str, str]) -> dict[
         "changed": bool(changed),
         "tensors_changed": len(changed),
         "tensors_trainable": len(before),
-        "before_sha256": rec.combine_hashes(before),
-        "after_sha256": rec.combine_hashes(after),
+        "before_sha256": hashing.combine_hashes(before),
+        "after_sha256": hashing.combine_hashes(after),
         "example_changed": changed[:3],
     }
 
@@ -177,7 +182,7 @@ class RunRecorder:
             data = content.encode("utf-8") if isinstance(content, str) else content
             if self.writer:
                 rec.atomic_write_bytes(self.path / name, data)
-            hashes[name] = rec.sha256_bytes(data)
+            hashes[name] = hashing.sha256_bytes(data)
         return hashes
 
     def complete(self, artifacts: Mapping[str, str], **fields: Any) -> None:

@@ -20,10 +20,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ftgate import hashing
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 from ftgate.evidence import record as rec
 from ftgate.train import evidence as ev
-from ftgate.train.config import RunConfig, check_strategy_supported, load_config, peft_config, trainer_kwargs
+from ftgate.train.config import (
+    RunConfig,
+    check_strategy_supported,
+    load_config,
+    peft_config,
+    trainer_kwargs,
+)
 
 STATE_FILE = "ftgate-run-state.json"
 FINAL_DIR = "final"
@@ -102,7 +109,7 @@ def _broadcast(state: Any, value: Any) -> Any:
 
 
 def _refuse_stale_data(config: RunConfig, config_path: Path) -> None:
-    from ftgate.train.data import verify_manifest
+    from ftgate.train.data.manifest import verify_manifest
 
     changes = verify_manifest(config)
     if changes:
@@ -122,7 +129,7 @@ def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig
         )
     before = (recorder.data.get("source") or {}).get("files")
     now = rec.source_hashes(root)
-    if before is not None and now is not None and rec.combine_hashes(now) != rec.combine_hashes(before):
+    if before is not None and now is not None and hashing.combine_hashes(now) != hashing.combine_hashes(before):
         changed, added, removed = rec.diff_hashes(before, now)
         raise FtgateError(
             f"the source changed since {recorder.run_id} started ({', '.join((changed + added + removed)[:6])})",
@@ -132,7 +139,8 @@ def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig
 
 def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path, state: Any) -> dict[str, Any]:
     """Everything about the inputs, hashed before training touches anything."""
-    from ftgate.train.data import MANIFEST_NAME, read_manifest, tokenizer_info
+    from ftgate.train.data.manifest import MANIFEST_NAME, read_manifest
+    from ftgate.train.data.tokenizer import tokenizer_info
 
     tracked = ev.tracked_files(root)
     sources = rec.source_hashes(root)
@@ -156,23 +164,23 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
         "purpose": config.purpose,
         "ticket": config.ticket,
         "git": {"commit": rec.git_commit(root), "dirty": rec.git_dirty(root)},
-        "source": {"hash": rec.combine_hashes(sources) if sources is not None else None, "files": sources},
+        "source": {"hash": hashing.combine_hashes(sources) if sources is not None else None, "files": sources},
         "config": {
             "path": ev.relpath(root, config_path),
-            "sha256": rec.sha256_file(config_path),
+            "sha256": hashing.sha256_file(config_path),
             "resolved": config.model_dump(mode="json"),
             "resolved_sha256": config.config_hash(),
         },
         "inputs": inputs,
         "data_manifest": {k: v for k, v in manifest.items() if k != "template"},
-        "data_manifest_sha256": rec.sha256_file(manifest_path),
+        "data_manifest_sha256": hashing.sha256_file(manifest_path),
         "seed": config.seed,
         "tokenizer": {
             "source": config.model.base,
             "files_sha256": tok.files_sha256,
             "sha256": tok.files_sha256,
             "template_source": config.template,
-            "template_sha256": rec.sha256_bytes(tok.template.encode("utf-8")),
+            "template_sha256": hashing.sha256_bytes(tok.template.encode("utf-8")),
         },
         "generation": config.evaluation.generation.model_dump(mode="json"),
         "evaluation": config.evaluation.model_dump(mode="json"),
@@ -194,9 +202,10 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
                       resume: bool) -> bool:
     from transformers import set_seed
 
+    from ftgate.evidence.metrics import decide_all, delta
     from ftgate.train import evaluate as evl
-    from ftgate.train.data import load_prepared, tokenizer_info
-    from ftgate.train.metrics import decide_all, delta
+    from ftgate.train.data.prepare import load_prepared
+    from ftgate.train.data.tokenizer import tokenizer_info
 
     timings: dict[str, float] = {}
     set_seed(config.seed)
@@ -301,7 +310,7 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
     })
     output = dict(recorder.data.get("output") or {})
     output.update(
-        sha256=rec.sha256_tree(final) if state.is_main_process else None,
+        sha256=hashing.sha256_tree(final) if state.is_main_process else None,
         kind="adapter" if config.strategy in ("lora", "qlora") else "full",
         resumed_from=str(checkpoint.name) if checkpoint else None,
     )

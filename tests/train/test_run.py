@@ -18,8 +18,8 @@ pytest.importorskip("peft")
 
 import trainer_project as tp  # noqa: E402
 
+from ftgate import hashing
 from ftgate.errors import FtgateError  # noqa: E402
-from ftgate.evidence import record as rec  # noqa: E402
 from ftgate.evidence.verify import verify_ticket  # noqa: E402
 from ftgate.workflow import artifacts as art  # noqa: E402
 from ftgate.workflow import markdown as md  # noqa: E402
@@ -63,7 +63,7 @@ def test_sft_lora_run_records_evidence_that_verifies(sft_root: Path) -> None:
     assert run["environment"]["world_size"] == 1
     weights = sft_root / run["output"]["path"]
     assert (weights / "adapter_config.json").is_file()  # LoRA: the adapter, not a full copy
-    assert rec.sha256_tree(weights) == run["output"]["sha256"]
+    assert hashing.sha256_tree(weights) == run["output"]["sha256"]
     assert not weights.is_relative_to(tp.ticket_path(sft_root))  # weights stay out of the ticket
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -99,10 +99,10 @@ def test_same_seed_same_metrics_and_no_overwrite(sft_root: Path) -> None:
     from ftgate.train.run import run_training
 
     first = _run(sft_root, "RUN-001")
-    before = {p.name: rec.sha256_file(p) for p in first.iterdir()}
+    before = {p.name: hashing.sha256_file(p) for p in first.iterdir()}
     assert run_training(sft_root / "train" / "sft.yaml", resume=False) == 0
     second = _run(sft_root, "RUN-002")
-    assert {p.name: rec.sha256_file(p) for p in first.iterdir()} == before
+    assert {p.name: hashing.sha256_file(p) for p in first.iterdir()} == before
     m1 = json.loads((first / "metrics.json").read_text())
     m2 = json.loads((second / "metrics.json").read_text())
     for name, value in m1["result"].items():

@@ -1,8 +1,8 @@
 """How a run is judged: generation settings, task metrics, success criteria.
 
-This module is core-safe (pydantic only, no torch): the Stage 5 verifier and
-the run config both import it, and the verifier must run without the `train`
-extra.
+Owned by the evidence layer and torch-free (pydantic only): the Stage 5
+verifier re-reads these definitions from ``metrics.json`` without the `train`
+extra, and the trainer's run config imports them from here.
 
 A config block looks like::
 
