@@ -13,18 +13,15 @@ imports its libraries inside the functions that need them.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -36,6 +33,7 @@ from ftgate.evidence.criteria import (
     check_criteria_metrics,
 )
 from ftgate.hashing import sha256_json
+from ftgate.yamlmodel import YamlSyntaxError, parse_yaml, validate
 
 RUN_ID = re.compile(r"^RUN-\d{3,}$")
 
@@ -312,22 +310,16 @@ def load_config(path: Path | str) -> RunConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise FtgateError(f"{path}: cannot read the config: {exc}") from None
     try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise FtgateError(f"{where}: not valid YAML: {problem}") from None
+        raw = parse_yaml(text, str(path))
+    except YamlSyntaxError as exc:
+        raise FtgateError(f"{exc.label}:{exc.line}: not valid YAML: {exc.problem}" if exc.line is not None
+                          else f"{exc.label}: not valid YAML: {exc.problem}") from None
     if not isinstance(raw, dict):
         raise FtgateError(
             f"{path}: a run config is a YAML mapping (run_id: ..., objective: ...)",
             hint="start from one of the files in examples/train/",
         )
-    try:
-        config = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise FtgateError(_describe_errors(path, exc, node)) from None
+    config = _validated(raw, path, text)
     config._base_dir = path.resolve().parent
     config._source = path
     return config
@@ -335,10 +327,7 @@ def load_config(path: Path | str) -> RunConfig:
 
 def config_from_dict(raw: dict[str, Any], *, base_dir: Path) -> RunConfig:
     """Validate an in-memory config (tests, generated configs) as if it lived in ``base_dir``."""
-    try:
-        config = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise FtgateError(_describe_errors(Path("<config>"), exc, None)) from None
+    config = _validated(raw, Path("<config>"), None)
     config._base_dir = Path(base_dir).resolve()
     return config
 
@@ -347,76 +336,27 @@ def json_schema() -> dict[str, Any]:
     return RunConfig.model_json_schema()
 
 
-def _describe_errors(path: Path, exc: ValidationError, node: yaml.Node | None) -> str:
+def _validated(raw: dict[str, Any], path: Path, text: str | None) -> RunConfig:
+    parsed = validate(RunConfig, raw, text)
+    if parsed.model is not None:
+        return parsed.model
     lines = [f"{path}: the run config is not valid:"]
-    for err in exc.errors():
-        loc = [part for part in err["loc"] if isinstance(part, (str, int))]
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(node, loc)
+    for issue in parsed.issues:
+        # A required top-level key has no line of its own; point at the document.
+        line = issue.line if issue.line is not None or text is None else 1
         where = f"line {line}, " if line else ""
-        if err["type"] == "extra_forbidden":
-            message = f"unknown key `{loc[-1]}`"
-            suggestion = _suggest(loc)
-            if suggestion:
-                message += f"; did you mean `{suggestion}`?"
+        if issue.kind == "extra_forbidden":
+            message = f"unknown key `{issue.loc[-1]}`"
+            if issue.suggestion:
+                message += f"; did you mean `{issue.suggestion}`?"
             else:
                 message += "; see `ftgate train schema` for the keys this section takes"
-        elif err["type"] == "missing":
+        elif issue.kind == "missing":
             message = "required key is missing"
         else:
-            message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {where}`{key}`: {message}")
-    return "\n".join(lines)
-
-
-def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (or of its nearest parent that exists)."""
-    best: int | None = None
-    current = node
-    for part in loc:
-        if current is None:
-            break
-        best = current.start_mark.line + 1
-        nxt = None
-        if isinstance(current, yaml.MappingNode) and isinstance(part, str):
-            for key_node, value_node in current.value:
-                if getattr(key_node, "value", None) == part:
-                    best = key_node.start_mark.line + 1
-                    nxt = value_node
-                    break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                nxt = current.value[part]
-                best = nxt.start_mark.line + 1
-        current = nxt
-    return best
-
-
-def _suggest(loc: list[str | int]) -> str | None:
-    """The nearest field name in the model section that ``loc`` points into."""
-    model: Any = RunConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return None
-        model = _model_of(field.annotation)
-        if model is None:
-            return None
-    names = list(getattr(model, "model_fields", {}))
-    matches = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+            message = issue.message
+        lines.append(f"  {where}`{issue.key}`: {message}")
+    raise FtgateError("\n".join(lines))
 
 
 # -- mapping onto TRL / PEFT -----------------------------------------------
