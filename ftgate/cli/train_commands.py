@@ -157,7 +157,7 @@ def _run(config_path: Path, resume: bool) -> int:
     _need_train_extra()
     from ftgate.train.run import run_training
 
-    return run_training(config_path, resume=resume)
+    return run_training(config_path, resume=resume, report=click.echo)
 
 
 @click.group(cls=_TrainGroup, no_args_is_help=True)

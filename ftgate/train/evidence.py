@@ -9,7 +9,6 @@ after every other file exists and is hashed into ``run.json``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import platform
@@ -24,6 +23,7 @@ from typing import Any
 from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
+from ftgate.evidence.schema import RunRecord, load_record, parse_record
 
 VERSIONED_PACKAGES = ("python", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "ftgate")
 
@@ -61,7 +61,7 @@ def tracked_files(root: Path) -> set[str]:
 
 def input_entry(root: Path, role: str, path: Path, tracked: set[str]) -> dict[str, Any]:
     rel = relpath(root, path)
-    digest = hashing.sha256_tree(path) if path.is_dir() else hashing.sha256_file(path)
+    digest = hashing.sha256_path(path)
     # A folder counts as tracked when any file under it is.
     is_tracked = rel in tracked or any(t.startswith(rel.rstrip("/") + "/") for t in tracked)
     return {"role": role, "path": rel, "sha256": digest, "tracked": is_tracked}
@@ -83,8 +83,7 @@ def trainable_fingerprint(model: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            data = param.detach().float().cpu().contiguous().numpy().tobytes()
-            out[name] = hashlib.sha256(data).hexdigest()
+            out[name] = hashing.sha256_bytes(param.detach().float().cpu().contiguous().numpy().tobytes())
     return out
 
 
@@ -136,7 +135,13 @@ class RunRecorder:
     @classmethod
     def reopen(cls, run_path: Path, root: Path) -> RunRecorder:
         data = rec.read_json(run_path / rec.RUN_JSON)
-        return cls(run_path.parent.parent, root, run_path.name, data)
+        recorder = cls(run_path.parent.parent, root, run_path.name, data)
+        recorder.record()  # refuse a run.json of the wrong shape before resuming onto it
+        return recorder
+
+    def record(self) -> RunRecord:
+        """The run.json kept so far, read through its schema."""
+        return parse_record(RunRecord, self.data, str(self.path / rec.RUN_JSON))
 
     def save(self) -> None:
         if self.writer:
@@ -201,18 +206,18 @@ def find_resumable(ticket_path: Path, config_rel: str) -> Path:
     mine = []
     for path in runs:
         try:
-            data = rec.read_json(path / rec.RUN_JSON)
+            record = load_record(RunRecord, path / rec.RUN_JSON)
         except FtgateError:
             continue
-        if (data.get("config") or {}).get("path") == config_rel:
-            mine.append((path, data))
+        if record.config.path == config_rel:
+            mine.append((path, record))
     if not mine:
         raise FtgateError(
             f"nothing to resume: no run of {config_rel} has evidence in {ticket_path.name}",
             hint="start it without --resume",
         )
-    path, data = mine[-1]
-    if data.get("status") == rec.STATUS_COMPLETED:
+    path, record = mine[-1]
+    if record.status == rec.STATUS_COMPLETED:
         raise FtgateError(
             f"nothing to resume: the latest run of {config_rel}, {path.name}, completed",
             hint="start a new run without --resume",

@@ -217,16 +217,17 @@ def test_dpo_lora_run_learns_preferences_and_verifies(dpo_root: Path) -> None:
 
 
 def test_anomalies_are_named() -> None:
+    from ftgate.evidence.metrics import MetricValue
     from ftgate.train.run import _anomalies
 
     history = [{"step": 10, "loss": 2.0}, {"step": 20, "loss": float("nan"), "grad_norm": float("inf")}]
-    metrics = {"baseline": {"eval_loss": {"value": 1.0}}, "result": {"eval_loss": {"value": 1.5},
-                                                                     "eos_rate": {"value": 0.2}}}
-    found = _anomalies(history, metrics)
+    baseline = {"eval_loss": MetricValue("eval_loss", 1.0, 8)}
+    result = {"eval_loss": MetricValue("eval_loss", 1.5, 8), "eos_rate": MetricValue("eos_rate", 0.2, 8)}
+    found = _anomalies(history, baseline, result)
     assert "non-finite loss or gradient norm at step(s) 20" in found
     assert "held-out loss rose from 1.0000 to 1.5000" in found
     assert any("20% of tuned outputs stopped on EOS" in a for a in found)
-    assert _anomalies([{"step": 1, "loss": 1.0}], {"baseline": {}, "result": {}}) == []
+    assert _anomalies([{"step": 1, "loss": 1.0}], {}, {}) == []
 
 
 def test_accelerate_launch_single_cpu_process(sft_root: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ftgate.errors import FtgateError
+from ftgate.evidence.schema import DataManifest, load_record
 from ftgate.hashing import sha256_file, sha256_text
 from ftgate.train.config import RunConfig
 from ftgate.train.data.outputs import SplitOutcome
@@ -87,14 +88,16 @@ def build_manifest(
     }
 
 
-def read_manifest(config: RunConfig) -> dict[str, Any] | None:
+def read_manifest(config: RunConfig) -> DataManifest | None:
+    """The manifest of the prepared data, validated; ``None`` when none was written yet."""
     path = config.prepared_dir() / MANIFEST_NAME
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return load_record(DataManifest, path)
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FtgateError(f"{path}: cannot read the manifest: {exc}", hint="run `ftgate data prepare` again") from None
+    except FtgateError as exc:
+        raise FtgateError(f"{path}: cannot read the manifest: {exc.message}",
+                          hint="run `ftgate data prepare` again") from None
 
 
 def verify_manifest(config: RunConfig) -> list[str]:
@@ -104,18 +107,24 @@ def verify_manifest(config: RunConfig) -> list[str]:
     tokenizer files and the chat template, and refuses a preparation whose
     checks failed.
     """
-    manifest = read_manifest(config)
     where = config.prepared_dir() / MANIFEST_NAME
+    try:
+        manifest = read_manifest(config)
+    except FtgateError as exc:
+        # An older manifest is a different shape; say which, before blaming a key.
+        if _written_version(where) != MANIFEST_VERSION:
+            return [f"{where} was written by another manifest version; prepare again"]
+        return [exc.message]
     if manifest is None:
         return [f"no manifest at {where}; run `ftgate data prepare` first"]
     changes: list[str] = []
-    if manifest.get("manifest_version") != MANIFEST_VERSION:
+    if manifest.manifest_version != MANIFEST_VERSION:
         return [f"{where} was written by another manifest version; prepare again"]
-    if manifest["config"]["preparation_sha256"] != config.preparation_hash():
+    if manifest.config.preparation_sha256 != config.preparation_hash():
         changes.append("config: a setting that shapes the prepared data changed (data, template, model, max_length, packing or checks)")
     for name in ("train", "eval"):
         written = config.data.train if name == "train" else config.data.eval
-        recorded = {s["path"]: s["sha256"] for s in manifest["sources"].get(name, [])}
+        recorded = {s.path: s.sha256 for s in manifest.sources.get(name, [])}
         if list(recorded) != list(written):
             changes.append(f"data.{name}: the file list changed ({', '.join(recorded)} -> {', '.join(written)})")
             continue
@@ -130,13 +139,21 @@ def verify_manifest(config: RunConfig) -> list[str]:
     except FtgateError as err:
         changes.append(f"tokenizer: {err.message}")
     else:
-        if tok.files_sha256 != manifest["tokenizer"]["files_sha256"]:
+        if tok.files_sha256 != manifest.tokenizer.files_sha256:
             changes.append(f"tokenizer: files of {config.model.base} changed")
-        if sha256_text(tok.template) != manifest["template"]["sha256"]:
+        if sha256_text(tok.template) != manifest.template.sha256:
             changes.append(f"template: the chat template ({config.template}) changed")
     if not (config.prepared_dir() / "dataset").is_dir():
         changes.append(f"prepared data: {config.prepared_dir() / 'dataset'} is missing")
-    if not manifest.get("passed", False):
-        failed = [c["name"] for c in manifest.get("checks", []) if c.get("verdict") != "pass"]
+    if not manifest.passed:
+        failed = [c.name for c in manifest.checks if c.verdict != "pass"]
         changes.append(f"checks: the last preparation failed {', '.join(failed)}; fix the data and prepare again")
     return changes
+
+
+def _written_version(path: Path) -> Any:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("manifest_version") if isinstance(data, dict) else None
