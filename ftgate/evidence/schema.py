@@ -92,7 +92,7 @@ class RunRecord(_Shape):
     """``evidence/RUN-NNN/run.json``. Only ``status`` is needed to read a run
     at all: a ``Running`` or ``Failed`` record has few of the other keys."""
 
-    schema_: int | None = Field(None, alias="schema")
+    schema_: int | None = Field(default=None, alias="schema")
     run_id: str | None = None
     status: str = "unknown"
     started_at: str | None = None

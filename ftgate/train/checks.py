@@ -14,6 +14,7 @@ numpy, and Python touches only the sequences that fail, to describe them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,12 +87,12 @@ def _source(enc: EncodedSplit, seq: int) -> str:
     return row.source
 
 
-def _tokens(tok: TokenizerInfo, ids: np.ndarray) -> str:
+def _tokens(tok: TokenizerInfo, ids: Sequence[int] | np.ndarray) -> str:
     pieces = tok.tokenizer.convert_ids_to_tokens([int(i) for i in ids])
     return " ".join(repr(p) for p in pieces)
 
 
-def _text(tok: TokenizerInfo, ids: np.ndarray) -> str:
+def _text(tok: TokenizerInfo, ids: Sequence[int] | np.ndarray) -> str:
     return repr(tok.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False))
 
 
@@ -191,10 +192,10 @@ def check_assistant_mask(config: RunConfig, tok: TokenizerInfo, encoded: dict[st
 
         # A trained run must contain some answer content; a run that holds
         # none is loss on template text (headers, system prompt, padding).
-        in_target = np.zeros(len(enc.ids) + 1, dtype=np.int64)
-        np.add.at(in_target, lo[target], 1)
-        np.add.at(in_target, hi[target], -1)
-        in_target = np.cumsum(in_target[:-1]) > 0
+        depth = np.zeros(len(enc.ids) + 1, dtype=np.int64)
+        np.add.at(depth, lo[target], 1)
+        np.add.at(depth, hi[target], -1)
+        in_target = np.cumsum(depth[:-1]) > 0
         starts, ends = _runs(enc.trained, enc.offsets)
         stray = np.zeros(0, dtype=np.int64)
         if len(starts):
@@ -522,8 +523,8 @@ def render_markdown(results: list[CheckResult], manifest: dict[str, Any]) -> str
         "",
         "## Special tokens",
         "",
-        f"- BOS `{t['bos']['token']}` ({t['bos']['id']}), EOS `{t['eos']['token']}` ({t['eos']['id']}), "
-        f"PAD `{t['pad']['token']}` ({t['pad']['id']}), padding side `{t['padding_side']}`",
+        (f"- BOS `{t['bos']['token']}` ({t['bos']['id']}), EOS `{t['eos']['token']}` ({t['eos']['id']}), "
+         f"PAD `{t['pad']['token']}` ({t['pad']['id']}), padding side `{t['padding_side']}`"),
         f"- Generation stops at ids {t['generation_eos_ids']}",
         "",
         "## Checks",

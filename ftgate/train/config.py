@@ -72,11 +72,11 @@ class ModelSettings(_Section):
 
 
 class LoraSettings(_Section):
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.05, ge=0, lt=1)
+    r: int = Field(default=8, ge=1)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: str | list[str] = Field(
-        "all-linear", description='"all-linear" or a list of module names (e.g. q_proj, v_proj).'
+        default="all-linear", description='"all-linear" or a list of module names (e.g. q_proj, v_proj).'
     )
     bias: Literal["none", "all", "lora_only"] = "none"
     use_rslora: bool = False
@@ -87,7 +87,7 @@ class DataSettings(_Section):
     train: list[str] = Field(description="Training files: .jsonl, .json, .csv or .parquet.")
     eval: list[str] = Field(description="Held-out files, never trained on.")
     format: DataFormat | None = Field(
-        None,
+        default=None,
         description="messages | prompt_completion | preference; defaults from the objective.",
     )
     prepared_dir: str = Field(description="Where `ftgate data prepare` writes the dataset and manifest.")
@@ -115,26 +115,26 @@ class DataSettings(_Section):
 class TrainingSettings(_Section):
     """Hyperparameters; names follow TRL/transformers so they map one to one."""
 
-    num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, ge=-1, description="-1: run num_train_epochs instead.")
-    learning_rate: float = Field(2e-4, gt=0)
-    per_device_train_batch_size: int = Field(8, ge=1)
-    per_device_eval_batch_size: int = Field(8, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
+    num_train_epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = Field(default=-1, ge=-1, description="-1: run num_train_epochs instead.")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    per_device_train_batch_size: int = Field(default=8, ge=1)
+    per_device_eval_batch_size: int = Field(default=8, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
     lr_scheduler_type: str = "linear"
-    warmup_steps: float = Field(0, ge=0, description="Steps, or a fraction of all steps when below 1.")
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
+    warmup_steps: float = Field(default=0, ge=0, description="Steps, or a fraction of all steps when below 1.")
+    weight_decay: float = Field(default=0.0, ge=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
     optim: str = "adamw_torch"
-    logging_steps: float = Field(10, gt=0)
-    save_steps: float = Field(500, gt=0)
-    save_total_limit: int | None = Field(None, ge=1)
-    eval_steps: float | None = Field(None, gt=0, description="Evaluate the loss every N steps; off when unset.")
-    activation_checkpointing: bool = Field(False, description="Recompute activations in the backward pass to save memory.")
+    logging_steps: float = Field(default=10, gt=0)
+    save_steps: float = Field(default=500, gt=0)
+    save_total_limit: int | None = Field(default=None, ge=1)
+    eval_steps: float | None = Field(default=None, gt=0, description="Evaluate the loss every N steps; off when unset.")
+    activation_checkpointing: bool = Field(default=False, description="Recompute activations in the backward pass to save memory.")
 
 
 class DpoSettings(_Section):
-    beta: float = Field(0.1, gt=0)
+    beta: float = Field(default=0.1, gt=0)
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"])
 
     @field_validator("loss_type", mode="before")
@@ -144,23 +144,23 @@ class DpoSettings(_Section):
 
 
 class LeakageThresholds(_Section):
-    max_exact: int = Field(0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
+    max_exact: int = Field(default=0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
     max_normalized: int = Field(
-        0, ge=0, description="Allowed repeats after folding case and whitespace."
+        default=0, ge=0, description="Allowed repeats after folding case and whitespace."
     )
 
 
 class TruncationThresholds(_Section):
     max_cut_fraction: float = Field(
-        0.0, ge=0, le=1, description="Share of examples whose target may be cut short by max_length."
+        default=0.0, ge=0, le=1, description="Share of examples whose target may be cut short by max_length."
     )
     max_removed_fraction: float = Field(
-        0.0, ge=0, le=1, description="Share of examples whose target may vanish entirely (they are dropped)."
+        default=0.0, ge=0, le=1, description="Share of examples whose target may vanish entirely (they are dropped)."
     )
 
 
 class RowThresholds(_Section):
-    max_bad_rows: int = Field(0, ge=0, description="Malformed rows, wrong roles or empty targets tolerated.")
+    max_bad_rows: int = Field(default=0, ge=0, description="Malformed rows, wrong roles or empty targets tolerated.")
 
 
 class ChecksSettings(_Section):
@@ -181,14 +181,14 @@ class RunConfig(_Section):
     lora: LoraSettings | None = None
     data: DataSettings
     template: str = Field(
-        TEMPLATE_FROM_TOKENIZER,
+        default=TEMPLATE_FROM_TOKENIZER,
         description='"tokenizer" for the tokenizer\'s own chat template, or a .jinja file.',
     )
-    max_length: int = Field(1024, ge=8)
+    max_length: int = Field(default=1024, ge=8)
     packing: bool = False
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     dpo: DpoSettings | None = None
-    seed: int = Field(42, ge=0)
+    seed: int = Field(default=42, ge=0)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     success_criteria: list[SuccessCriterion] = Field(default_factory=list)

@@ -418,7 +418,8 @@ def reproducibility_line(run: Mapping[str, Any]) -> str:
     env = run.get("environment") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items())
     commit = str(git.get("commit") or "N/A (Non-Git)")[:12]
-    dirty = {True: "uncommitted changes", False: "clean tree"}.get(git.get("dirty"), "tree state unknown")
+    dirty_flag = git.get("dirty")
+    dirty = "uncommitted changes" if dirty_flag is True else "clean tree" if dirty_flag is False else "tree state unknown"
     return (
         f"- {run.get('run_id')}: `ftgate train {cfg.get('path')}` at commit {commit} ({dirty}); "
         f"source sha256 {str(source.get('hash', 'n/a'))[:12]}; config sha256 {str(cfg.get('sha256', ''))[:12]}; "

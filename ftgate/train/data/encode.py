@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -67,7 +67,9 @@ def _render(tok: TokenizerInfo, conversations: list[list[dict[str, Any]]], *, ge
         return [], []
     # Without markers there are no spans to track (the mask check reports it).
     spans = spans and has_generation_markers(tok.template)
-    rendered, indices = render_jinja_template(
+    rendered: list[str]
+    indices: list[list[tuple[int, int]]]
+    rendered, indices = render_jinja_template(  # type: ignore[assignment, str-unpack]
         conversations=conversations,
         chat_template=tok.template,
         return_assistant_tokens_mask=spans,
@@ -133,8 +135,11 @@ def encode_split(split: SplitRows, tok: TokenizerInfo, fmt: str) -> EncodedSplit
     """
     try:
         return _encode_rows(split.name, split.rows, tok, fmt)
-    except Exception:  # noqa: BLE001 - a template may raise anything; find the rows below
-        pass
+    except Exception:  # noqa: BLE001 - a template may raise anything; find the rows it refuses
+        return _encode_without_refused_rows(split, tok, fmt)
+
+
+def _encode_without_refused_rows(split: SplitRows, tok: TokenizerInfo, fmt: str) -> EncodedSplit:
     good: list[Row] = []
     for row in split.rows:
         try:
@@ -270,15 +275,21 @@ def _encode_messages(name: str, rows: list[Row], tok: TokenizerInfo) -> EncodedS
     return b.freeze(name, rows, prompt_ids, 0)
 
 
+def _messages(value: list[dict[str, Any]] | str) -> list[dict[str, Any]]:
+    """A prompt or target of a conversational row (the format guarantees a list, not text)."""
+    return cast(list[dict[str, Any]], value)
+
+
 def _encode_conversational_pairs(name: str, rows: list[Row], tok: TokenizerInfo) -> EncodedSplit:
     """prompt + completion (SFT) or prompt + chosen / rejected (DPO), as lists of messages."""
     n_targets = len(rows[0].targets) if rows else 1
-    prompt_text, _ = _render(tok, [r.prompt for r in rows], generation_prompt=True, spans=False)  # type: ignore[misc]
+    prompt_text, _ = _render(tok, [_messages(r.prompt) for r in rows], generation_prompt=True, spans=False)
     prompts = _encode(tok, prompt_text, special=False)
     fulls = []
     texts = []
     for t in range(n_targets):
-        text, _ = _render(tok, [r.prompt + r.targets[t] for r in rows], generation_prompt=False, spans=False)  # type: ignore[operator]
+        conversations = [_messages(r.prompt) + _messages(r.targets[t]) for r in rows]
+        text, _ = _render(tok, conversations, generation_prompt=False, spans=False)
         texts.append(text)
         fulls.append(_encode(tok, text, special=False))
     b = _Builder()
@@ -292,7 +303,7 @@ def _encode_conversational_pairs(name: str, rows: list[Row], tok: TokenizerInfo)
         for t in range(n_targets):
             enc = fulls[t][i]
             seq = b.add_sequence(i, t, enc, shared=shared, prompt_len=len(p_ids))
-            messages = row.prompt + row.targets[t]  # type: ignore[operator]
+            messages = _messages(row.prompt) + _messages(row.targets[t])
             located = _locate(texts[t][i], messages, enc)
             b.add_ranges(seq, enc, located, [k >= len(row.prompt) for k in range(len(messages))])
     return b.freeze(name, rows, prompt_ids, 0)

@@ -67,7 +67,7 @@ def build_outputs(
         if n_removed:
             dropped["target_removed_by_truncation"] = n_removed
         lengths = stats["length"]
-        truncated_rows = np.unique(enc.seq_row[(lengths > max_length) & seq_keep]) if enc.n_seq else []
+        truncated_rows: np.ndarray | list[int] = np.unique(enc.seq_row[(lengths > max_length) & seq_keep]) if enc.n_seq else []
         kept_lengths = np.minimum(lengths, max_length)[seq_keep]
         tokens_total = int(kept_lengths.sum())
         tokens_trained = int(stats["trained_kept"][seq_keep].sum())
