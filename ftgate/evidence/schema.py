@@ -108,6 +108,7 @@ class RunRecord(_Shape):
     output: OutputInfo = Field(default_factory=OutputInfo)
     # {file name in the run folder: sha256}; absent until the run completes.
     artifacts: dict[str, str] | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
 
 

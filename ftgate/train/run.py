@@ -468,7 +468,7 @@ def _write_report(recorder: ev.RunRecorder, config: RunConfig, ticket_path: Path
     from ftgate.train.report import update_report
 
     metrics = samples = None
-    if recorder.data.get("status") == rec.STATUS_COMPLETED:
+    if recorder.record().status == rec.STATUS_COMPLETED:
         metrics = rec.read_json(recorder.path / rec.METRICS_JSON)
         lines = (recorder.path / rec.SAMPLES_JSONL).read_text(encoding="utf-8").splitlines()
         samples = [json.loads(line) for line in lines if line.strip()]
@@ -490,7 +490,7 @@ def _report_summary(recorder: ev.RunRecorder, metrics: dict[str, Any], report: R
                f"delta {_f(metrics['delta'].get(name), True):>10}")
     for d in metrics["criteria"]:
         report(f"  {d['id']}: {d['decision']} ({d['reason']})")
-    timings = recorder.data.get("timings") or {}
+    timings = recorder.record().timings
     if timings:
         report("  time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in timings.items() if "cpu" not in k))
 
