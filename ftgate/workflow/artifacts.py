@@ -259,7 +259,8 @@ def read_sc_closure(doc: md.Document) -> list[ClosureRow]:
             ident = row.get(sc_col)
             if ident is None or not re.match(r"^SC-\d{3,}$", ident.text):
                 continue
-            decision_text = row.get(decision_col).text if row.get(decision_col) else ""
+            decision_cell = row.get(decision_col)
+            decision_text = decision_cell.text if decision_cell else ""
             parsed = parse_token(CriterionDecision, decision_text) if decision_text else None
             if decision_text and parsed is None and md.key_id(decision_text) not in PENDING_RESULTS | {"open"}:
                 raise ReadError(doc.path, (row.line,),
@@ -300,7 +301,8 @@ def read_run_registry(doc: md.Document) -> list[RegistryRow]:
             run = row.get(run_col)
             if run is None or not re.match(r"^RUN-\d{3,}$", run.text):
                 continue
-            status_text = row.get(status_col).text if row.get(status_col) else ""
+            status_cell = row.get(status_col)
+            status_text = status_cell.text if status_cell else ""
             parsed = parse_token(RunStatus, status_text) if status_text else None
             if status_text and parsed is None:
                 raise ReadError(doc.path, (row.line,),

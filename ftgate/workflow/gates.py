@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ftgate.errors import ReadError
 from ftgate.workflow import artifacts as art
@@ -37,6 +38,8 @@ from ftgate.workflow.model import (
     WorkflowState,
     YesNo,
 )
+
+E = TypeVar("E", bound=Enum)
 
 
 class TicketFiles(Protocol):
@@ -76,6 +79,21 @@ class MappingFiles:
         return f"{self.display}/{name}"
 
 
+class Stage5Evidence(Protocol):
+    """What the Stage 5 gate needs from the layers above the workflow: the
+    ``stage5_evidence`` mode of ftgate.yaml and the evidence verifier. The
+    adapter that builds the :class:`GateContext` supplies it, so this layer
+    imports neither the config loader nor the evidence package."""
+
+    def mode(self) -> str:
+        """``verified`` or ``report``; asked only when the Stage 5 gate runs."""
+        ...
+
+    def findings(self, folder: Path) -> list[Finding]:
+        """The evidence check's findings for the ticket folder ``folder``."""
+        ...
+
+
 @dataclass(slots=True)
 class GateContext:
     files: TicketFiles
@@ -85,6 +103,9 @@ class GateContext:
     # markdown (Stage 5 evidence); None when judging a git tree.
     folder: Path | None = None
     repo_root: Path | None = None
+    # Needed by the Stage 5 gate whenever ``folder`` is set; without it that
+    # gate refuses rather than pass unverified evidence.
+    evidence: Stage5Evidence | None = None
     _docs: dict[str, md.Document | None] = field(default_factory=dict)
 
     def doc(self, name: str) -> md.Document | None:
@@ -99,7 +120,8 @@ def _missing(ctx: GateContext, name: str, stage: Stage) -> Finding:
                    hint=f"start it from ftgate's template: ftgate ticket template {name} {ctx.ticket}")
 
 
-def _need_status(ctx: GateContext, doc: md.Document, enum: type, wanted: tuple, stage: Stage) -> list[Finding]:
+def _need_status(ctx: GateContext, doc: md.Document, enum: type[E], wanted: tuple[E, ...],
+                 stage: Stage) -> list[Finding]:
     status = art.read_status(doc, enum)
     names = " or ".join(f"`{w.value}`" for w in wanted)
     if status is None:
@@ -312,13 +334,14 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     requirements = ctx.doc("requirements.md")
     declared = [c.ident for c in art.read_success_criteria(requirements)] if requirements else []
     for ident in declared:
-        row = closure.get(ident)
-        if row is None:
+        closed = closure.get(ident)
+        if closed is None:
             out.append(Finding(doc.path, None, f"{ident} is not closed in `Success Criteria Closure`"))
-        elif row.decision is None:
-            out.append(Finding(doc.path, row.line, f"{ident} has no decision (Passed, Failed, Inconclusive or Waived)"))
-        elif row.decision == CriterionDecision.WAIVED and not row.notes:
-            out.append(Finding(doc.path, row.line, f"{ident} is Waived without a reason in Notes"))
+        elif closed.decision is None:
+            out.append(Finding(doc.path, closed.line,
+                               f"{ident} has no decision (Passed, Failed, Inconclusive or Waived)"))
+        elif closed.decision == CriterionDecision.WAIVED and not closed.notes:
+            out.append(Finding(doc.path, closed.line, f"{ident} is Waived without a reason in Notes"))
     heading, text = art.section_text(doc, "Reproducibility Record", "Reproducibility")
     if not text:
         out.append(Finding(doc.path, heading.line if heading else None, "the reproducibility record is empty"))
@@ -326,32 +349,25 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     out += decision_findings
     if not decision_findings:
         for ident in declared:
-            row = closure.get(ident)
-            if row is not None and row.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
-                out.append(Finding(doc.path, row.line,
-                                   f"Stage 5 Decision is Pass but {ident} is {row.decision.value}",
+            closed = closure.get(ident)
+            if closed is not None and closed.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
+                out.append(Finding(doc.path, closed.line,
+                                   f"Stage 5 Decision is Pass but {ident} is {closed.decision.value}",
                                    hint="a Pass needs every criterion Passed or Waived; otherwise decide Fail and re-enter"))
     # --- Stage 5 evidence (issue 6, owned by ftgate/evidence/verify.py) ---
     # The report's claims count only when the runs behind them verify: hashes
     # of config, data and source recomputed, decisions re-derived, the
-    # report's numbers compared with metrics.json. Lazy import: torch-free,
-    # but only this gate pays for it.
-    if ctx.folder is not None and _stage5_evidence_mode(ctx.repo_root) == "verified":
-        from ftgate.evidence.verify import gate_findings
-
-        out += gate_findings(ctx.folder, root=ctx.repo_root)
+    # report's numbers compared with metrics.json. The verifier and the mode
+    # come from the adapter (ctx.evidence).
+    if ctx.folder is not None:
+        if ctx.evidence is None:
+            out.append(Finding(ctx.files.label("training-validation-report.md"), None,
+                               "the training evidence was not checked: this caller gave the Stage 5 gate no "
+                               "evidence verifier", hint="report this as an ftgate bug"))
+        elif ctx.evidence.mode() == "verified":
+            out += ctx.evidence.findings(ctx.folder)
     # --- end Stage 5 evidence ---
     return out
-
-
-def _stage5_evidence_mode(repo_root: Path | None) -> str:
-    """``stage5_evidence`` from ftgate.yaml (pydantic loads only here, off
-    the commit hot path)."""
-    if repo_root is None:
-        return "verified"
-    from ftgate.policy.config import load_config
-
-    return load_config(repo_root).stage5_evidence
 
 
 def gate_code_review(ctx: GateContext) -> list[Finding]:
