@@ -247,8 +247,6 @@ def requirements_criteria(requirements: Path) -> list[tuple[str, str | None]]:
     from ftgate.workflow.artifacts import read_success_criteria
     from ftgate.workflow.markdown import parse
 
-    from ftgate.workflow.artifacts import read_success_criteria
-
     doc = parse(requirements.read_text(encoding="utf-8"), str(requirements))
     return [(c.ident, c.requirement) for c in read_success_criteria(doc)]
 
