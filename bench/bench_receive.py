@@ -21,8 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
-from enforce_helpers import Repo, git_env, put_ticket  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.gitrepo import Repo, git_env  # noqa: E402
+from tests.support.tickets import put_ticket  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work" / "receive"
 
@@ -52,7 +53,7 @@ def build(commits: int) -> tuple[Repo, str, str]:
 
 def run(cmd: list[str], repo: Repo, stdin: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=repo.path, env=env, input=stdin.encode(), capture_output=True)
+    proc = subprocess.run(cmd, check=False, cwd=repo.path, env=env, input=stdin.encode(), capture_output=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{cmd} failed: {proc.stderr.decode()[-2000:]}")
@@ -80,15 +81,16 @@ def main() -> int:
     stdin = f"{base} {head} refs/heads/main\n"
     env = repo.env
     hook = [sys.executable, "-m", "ftgate", "hook", "pre-receive"]
-    plumbing = ["sh", "-c", f"git rev-list --parents --reverse --topo-order {head} --not --all "
-                f"| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null"]
+    plumbing = ["sh", "-c", (f"git rev-list --parents --reverse --topo-order {head} --not --all "
+                             "| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null")]
     run(hook, repo, stdin, env)  # warm caches
     ours, bare = [], []
     for _ in range(args.runs):
         bare.append(run(plumbing, repo, stdin, env))
         ours.append(run(hook, repo, stdin, env))
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    small = count_git_processes(repo, f"{base} {repo.out('rev-list', '-n1', head + '~' + str(args.commits - 10))} refs/heads/main\n")
+    short_tip = repo.out("rev-list", "-n1", head + "~" + str(args.commits - 10))
+    small = count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n")
     large = count_git_processes(repo, stdin)
     m_ours, m_bare = statistics.median(ours), statistics.median(bare)
     print(f"push of {args.commits} new commits, {args.runs} runs each")

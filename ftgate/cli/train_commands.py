@@ -72,9 +72,13 @@ def data() -> None:
 
 @data.command("prepare")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as markdown here.")
+@click.option(
+    "--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as markdown here."
+)
 @click.option("--debug", "debug_count", default=0, type=click.IntRange(0), help="Show N samples token by token.")
-@click.option("--split", type=click.Choice(["train", "eval"]), default="train", show_default=True, help="Split for --debug.")
+@click.option(
+    "--split", type=click.Choice(["train", "eval"]), default="train", show_default=True, help="Split for --debug."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the check results as JSON.")
 def prepare_command(config_path: Path, report: Path | None, debug_count: int, split: str, as_json: bool) -> int:
     """Load, template, tokenize and check CONFIG's data; write the dataset and manifest.
@@ -94,11 +98,19 @@ def prepare_command(config_path: Path, report: Path | None, debug_count: int, sp
     if debug_count:
         click.echo(
             render_samples(
-                result.encoded[split], result.tokenizer.tokenizer, count=debug_count, color=color, max_length=config.max_length
+                result.encoded[split],
+                result.tokenizer.tokenizer,
+                count=debug_count,
+                color=color,
+                max_length=config.max_length,
             )
         )
     if as_json:
-        click.echo(json.dumps([c.summary_dict() | {"summary": c.summary, "examples": c.examples} for c in result.checks], indent=2))
+        click.echo(
+            json.dumps(
+                [c.summary_dict() | {"summary": c.summary, "examples": c.examples} for c in result.checks], indent=2
+            )
+        )
     else:
         click.echo(render_text(result.checks, color=color))
         rows = result.manifest["rows"]
@@ -141,7 +153,9 @@ def verify_command(config_path: Path) -> int:
 class _TrainGroup(click.Group):
     """``ftgate train schema`` is a subcommand; anything else is a CONFIG to train."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             return _run.name, _run, args
         return super().resolve_command(ctx, args)

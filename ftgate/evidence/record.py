@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,15 +48,14 @@ STATUS_FAILED = "Failed"
 
 
 def _git(root: Path, *args: str) -> str | None:
+    """git's output in ``root``, or None when git fails or is missing: the
+    callers then say what they could not find."""
+    from ftgate import proc
+
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, check=False, text=True
-        )
-    except OSError:
+        return proc.run(args, cwd=root).stdout.decode("utf-8", "surrogateescape")
+    except proc.GitError:
         return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout
 
 
 def source_matcher(root: Path) -> Callable[[str], bool]:

@@ -197,7 +197,8 @@ def _check_outputs(check: RunCheck, run: RunRecord, root: Path) -> None:
     if hashing.sha256_tree(path) != expected:
         check.problems.append(
             Finding(
-                str(stored), None,
+                str(stored),
+                None,
                 f"{check.run_id}: the trained weights at {stored} differ from the ones the run evaluated",
                 _RERUN_HINT,
             )
@@ -270,7 +271,8 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
     if not any(c.status == rec.STATUS_COMPLETED for c in checks):
         findings.append(
             Finding(
-                _rel(root, ticket_path / rec.EVIDENCE_DIR), None,
+                _rel(root, ticket_path / rec.EVIDENCE_DIR),
+                None,
                 "no completed training run has evidence in this ticket",
                 "run `ftgate train CONFIG` with the ticket's config",
             )
@@ -278,8 +280,9 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
     requirements = ticket_path / rec.REQUIREMENTS_FILE
     sc_ids = _declared_criteria(requirements, root, findings)
     completed = [c for c in checks if c.status == rec.STATUS_COMPLETED]
-    closing = _Closure(root=root, requirements=requirements, report_path=report_path,
-                       waived=report.waivers if report else {})
+    closing = _Closure(
+        root=root, requirements=requirements, report_path=report_path, waived=report.waivers if report else {}
+    )
     for sc in sc_ids:
         closing.close(sc, completed)
     findings += closing.findings
@@ -296,7 +299,8 @@ def _status_findings(checks: list[RunCheck], root: Path, notes: list[str]) -> li
         if check.status == rec.STATUS_RUNNING:
             findings.append(
                 Finding(
-                    _rel(root, check.path / rec.RUN_JSON), None,
+                    _rel(root, check.path / rec.RUN_JSON),
+                    None,
                     f"{check.run_id} is still Running (interrupted, or in progress)",
                     "resume it with `ftgate train CONFIG --resume`, or let it finish",
                 )
@@ -304,10 +308,16 @@ def _status_findings(checks: list[RunCheck], root: Path, notes: list[str]) -> li
         elif check.status == rec.STATUS_FAILED:
             notes.append(f"{check.run_id} is Failed and closes nothing")
         elif check.status != rec.STATUS_COMPLETED:
-            findings.extend(check.problems or [
-                Finding(_rel(root, check.path / rec.RUN_JSON), None,
-                        f"{check.run_id} has status {check.status!r}, expected Completed, Failed or Running")
-            ])
+            findings.extend(
+                check.problems
+                or [
+                    Finding(
+                        _rel(root, check.path / rec.RUN_JSON),
+                        None,
+                        f"{check.run_id} has status {check.status!r}, expected Completed, Failed or Running",
+                    )
+                ]
+            )
     return findings
 
 
@@ -344,7 +354,8 @@ class _Closure:
             self.closure[sc] = ("Open", None)
             self.findings.append(
                 Finding(
-                    _rel(self.root, self.requirements), None,
+                    _rel(self.root, self.requirements),
+                    None,
                     f"{sc} is still open: no completed run's success_criteria decides it",
                     f"add a criterion with id {sc} to a training config and run it, or waive it with a reason",
                 )
@@ -358,14 +369,16 @@ class _Closure:
         if not latest.verified:
             self.findings.append(
                 Finding(
-                    _rel(self.root, latest.path / rec.RUN_JSON), None,
+                    _rel(self.root, latest.path / rec.RUN_JSON),
+                    None,
                     f"{sc} rests on {latest.run_id}, which does not verify (see below)",
                 )
             )
         elif decision.decision != "Passed":
             self.findings.append(
                 Finding(
-                    _rel(self.root, latest.path / rec.METRICS_JSON), None,
+                    _rel(self.root, latest.path / rec.METRICS_JSON),
+                    None,
                     f"{sc} is {decision.decision} in {latest.run_id}: {decision.reason}".rstrip(": "),
                     "improve the run and train again, or waive the criterion with a reason",
                 )
@@ -376,13 +389,18 @@ class _Closure:
         self.closure[sc] = ("Waived", None)
         if not reason:
             self.findings.append(
-                Finding(_rel(self.root, self.report_path), line, f"{sc} is Waived without a reason",
-                        "write why it is waived in the row's Notes")
+                Finding(
+                    _rel(self.root, self.report_path),
+                    line,
+                    f"{sc} is Waived without a reason",
+                    "write why it is waived in the row's Notes",
+                )
             )
 
 
-def _run_problems(completed: list[RunCheck], relied: dict[str, RunCheck], any_criteria: bool,
-                  notes: list[str]) -> list[Finding]:
+def _run_problems(
+    completed: list[RunCheck], relied: dict[str, RunCheck], any_criteria: bool, notes: list[str]
+) -> list[Finding]:
     """A completed run's problems count when a criterion rests on it, or when it is the latest
     run and its metrics.json cannot be read (so it cannot say what it decides); a superseded
     run's problems are notes."""
@@ -392,7 +410,9 @@ def _run_problems(completed: list[RunCheck], relied: dict[str, RunCheck], any_cr
         if check.run_id in relied or not any_criteria or unreadable_latest:
             findings.extend(check.problems)
         elif check.problems:
-            notes.append(f"{check.run_id} is superseded by a later run; its {len(check.problems)} problem(s) do not count")
+            notes.append(
+                f"{check.run_id} is superseded by a later run; its {len(check.problems)} problem(s) do not count"
+            )
         notes.extend(check.notes)
     return findings
 
@@ -422,8 +442,9 @@ def _read_report(path: Path, root: Path, findings: list[Finding]) -> _Report | N
 
     rel = _rel(root, path)
     if not path.is_file():
-        findings.append(Finding(rel, None, "training-validation-report.md is missing",
-                                "`ftgate train` creates and updates it"))
+        findings.append(
+            Finding(rel, None, "training-validation-report.md is missing", "`ftgate train` creates and updates it")
+        )
         return None
     doc = parse(path.read_text(encoding="utf-8"), rel)
     waivers: dict[str, tuple[str, int]] = {}
@@ -467,15 +488,26 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
                 continue
             check = by_id.get(run_cell.text.strip("` "))
             if check and check.run is not None and status_cell.text.strip("` ") != check.status:
-                findings.append(Finding(report.rel, row.line,
-                                        f"Run Registry says {check.run_id} is {status_cell.text!r}, "
-                                        f"its run.json says {check.status!r}"))
+                findings.append(
+                    Finding(
+                        report.rel,
+                        row.line,
+                        f"Run Registry says {check.run_id} is {status_cell.text!r}, its run.json says {check.status!r}",
+                    )
+                )
 
     seen: set[tuple[str, str]] = set()
     for table in doc.tables_in("Metric Summary"):
-        cols = {name: table.column(*alts) for name, alts in {
-            "run": ("Run ID", "Run"), "metric": ("Metric Or Rubric", "Metric"),
-            "result": ("Result",), "baseline": ("Baseline",), "delta": ("Delta",)}.items()}
+        cols = {
+            name: table.column(*alts)
+            for name, alts in {
+                "run": ("Run ID", "Run"),
+                "metric": ("Metric Or Rubric", "Metric"),
+                "result": ("Result",),
+                "baseline": ("Baseline",),
+                "delta": ("Delta",),
+            }.items()
+        }
         for row in table.rows:
             run_cell, metric_cell = row.get(cols["run"]), row.get(cols["metric"])
             if not run_cell or not metric_cell:
@@ -488,8 +520,13 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
             seen.add((run_id, metric))
             m = check.metrics
             if metric not in m.result:
-                findings.append(Finding(report.rel, row.line,
-                                        f"Metric Summary lists {metric!r} for {run_id}, which its metrics.json lacks"))
+                findings.append(
+                    Finding(
+                        report.rel,
+                        row.line,
+                        f"Metric Summary lists {metric!r} for {run_id}, which its metrics.json lacks",
+                    )
+                )
                 continue
             base = m.baseline.get(metric)
             expected = {
@@ -502,20 +539,28 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
                 if cell is None:
                     continue
                 if not _same(cell.text, actual):
-                    findings.append(Finding(
-                        report.rel, row.line,
-                        f"Metric Summary {column} for {run_id} {metric} reads {cell.text!r} "
-                        f"but metrics.json has {_show(actual)}",
-                        "the report's numbers must be the evidence's; restore them from metrics.json",
-                    ))
+                    findings.append(
+                        Finding(
+                            report.rel,
+                            row.line,
+                            f"Metric Summary {column} for {run_id} {metric} reads {cell.text!r} "
+                            f"but metrics.json has {_show(actual)}",
+                            "the report's numbers must be the evidence's; restore them from metrics.json",
+                        )
+                    )
 
     for check in checks:
         if check.run_id and check.metrics and check.status == rec.STATUS_COMPLETED:
             missing = [k for k in check.metrics.result if (check.run_id, k) not in seen]
             if missing and not any(r == check.run_id for r, _ in seen):
-                findings.append(Finding(report.rel, None,
-                                        f"Metric Summary has no rows for {check.run_id}",
-                                        "`ftgate train` writes them; restore the rows from metrics.json"))
+                findings.append(
+                    Finding(
+                        report.rel,
+                        None,
+                        f"Metric Summary has no rows for {check.run_id}",
+                        "`ftgate train` writes them; restore the rows from metrics.json",
+                    )
+                )
 
     for table in doc.tables_in("Success Criteria Closure"):
         sc_col = table.column("Success Criteria ID", "SC ID", "Success Criterion")
@@ -533,11 +578,14 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
                 check = by_id.get(run_id)
                 decision = check.decisions().get(sc_match.group(0)) if check else None
                 if decision and written != decision.decision:
-                    findings.append(Finding(
-                        report.rel, row.line,
-                        f"Success Criteria Closure says {sc_match.group(0)} is {written!r}, "
-                        f"but {run_id}'s metrics.json decides {decision.decision!r}",
-                    ))
+                    findings.append(
+                        Finding(
+                            report.rel,
+                            row.line,
+                            f"Success Criteria Closure says {sc_match.group(0)} is {written!r}, "
+                            f"but {run_id}'s metrics.json decides {decision.decision!r}",
+                        )
+                    )
     return findings
 
 

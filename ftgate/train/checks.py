@@ -65,7 +65,9 @@ CHECK_NAMES = (
 )
 
 
-def run_checks(config: RunConfig, tok: TokenizerInfo, splits: dict[str, SplitRows], encoded: dict[str, EncodedSplit]) -> list[CheckResult]:
+def run_checks(
+    config: RunConfig, tok: TokenizerInfo, splits: dict[str, SplitRows], encoded: dict[str, EncodedSplit]
+) -> list[CheckResult]:
     return [
         check_leakage(config, splits),
         check_assistant_mask(config, tok, encoded),
@@ -154,8 +156,7 @@ def check_leakage(config: RunConfig, splits: dict[str, SplitRows]) -> CheckResul
         title="held-out prompts do not appear in training",
         verdict=PASS if ok else FAIL,
         summary=(
-            f"{n_exact} held-out prompt(s) repeat a training prompt exactly, "
-            f"{n_norm} after folding case and whitespace"
+            f"{n_exact} held-out prompt(s) repeat a training prompt exactly, {n_norm} after folding case and whitespace"
         ),
         counts={"eval_rows": len(splits["eval"].rows), "exact": n_exact, "normalized": n_norm},
         examples=(exact_hits + norm_hits)[:MAX_EXAMPLES],
@@ -225,7 +226,11 @@ def check_assistant_mask(config: RunConfig, tok: TokenizerInfo, encoded: dict[st
         + counts["trained_runs_outside_answers"]
     )
     hint = None
-    if counts["sequences_without_trained_tokens"] and config.data.format == "messages" and not has_generation_markers(tok.template):
+    if (
+        counts["sequences_without_trained_tokens"]
+        and config.data.format == "messages"
+        and not has_generation_markers(tok.template)
+    ):
         hint = (
             "the chat template has no {% generation %} ... {% endgeneration %} block, so no token can be "
             "marked as the assistant's; wrap each assistant message (and its end-of-turn token) in one"
@@ -344,7 +349,10 @@ def check_double_bos(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> Ch
         name="double_bos",
         title="no doubled BOS at the start",
         verdict=PASS if n == 0 else FAIL,
-        summary=f"{counts['doubled']} sequence(s) and {counts['eval_prompts_doubled']} evaluation prompt(s) start with two BOS tokens",
+        summary=(
+            f"{counts['doubled']} sequence(s) and {counts['eval_prompts_doubled']} evaluation prompt(s) "
+            "start with two BOS tokens"
+        ),
         counts=dict(counts),
         examples=examples,
         hint=None
@@ -398,7 +406,9 @@ def check_truncation(config: RunConfig, encoded: dict[str, EncodedSplit]) -> Che
         counts={**dict(counts), "cut_fraction": round(cut_fraction, 6), "removed_fraction": round(removed_fraction, 6)},
         examples=examples[: MAX_EXAMPLES * 2],
         threshold={"max_cut_fraction": t.max_cut_fraction, "max_removed_fraction": t.max_removed_fraction},
-        hint=None if ok else "raise max_length, shorten or drop the long rows, or set a tolerance under checks.truncation",
+        hint=None
+        if ok
+        else "raise max_length, shorten or drop the long rows, or set a tolerance under checks.truncation",
     )
 
 
@@ -462,7 +472,11 @@ def check_rows(config: RunConfig, splits: dict[str, SplitRows]) -> CheckResult:
         verdict=PASS if ok else FAIL,
         summary=f"{len(problems)} of {read} row(s) unusable: "
         + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(by_kind.items())) or "none"),
-        counts={"rows": read, "bad": len(problems), **{k: by_kind.get(k, 0) for k in ("malformed", "wrong_role", "empty_target")}},
+        counts={
+            "rows": read,
+            "bad": len(problems),
+            **{k: by_kind.get(k, 0) for k in ("malformed", "wrong_role", "empty_target")},
+        },
         examples=[f"{p.source}: {p.message}" for p in problems[: MAX_EXAMPLES * 2]],
         threshold={"max_bad_rows": limit},
         hint=None if ok else "fix or remove the rows listed (file:line); they are dropped from the prepared data",
@@ -511,20 +525,29 @@ def render_markdown(results: list[CheckResult], manifest: dict[str, Any]) -> str
     for split, files in manifest["sources"].items():
         for f in files:
             out.append(f"| {split} | `{f['path']}` | {f['rows']} | `{f['sha256']}` |")
-    out += ["", "## Rows and tokens", "", "| Split | Read | Kept | Dropped | Truncated | Tokens | Trained tokens |", "|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Rows and tokens",
+        "",
+        "| Split | Read | Kept | Dropped | Truncated | Tokens | Trained tokens |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for split, rows in manifest["rows"].items():
         dropped = ", ".join(f"{k}: {v}" for k, v in rows["dropped"].items()) or "0"
         tokens = manifest["tokens"][split]
         out.append(
-            f"| {split} | {rows['read']} | {rows['kept']} | {dropped} | {rows['truncated']} | {tokens['total']} | {tokens['trained']} |"
+            f"| {split} | {rows['read']} | {rows['kept']} | {dropped} | {rows['truncated']} "
+            f"| {tokens['total']} | {tokens['trained']} |"
         )
     t = manifest["tokenizer"]
     out += [
         "",
         "## Special tokens",
         "",
-        (f"- BOS `{t['bos']['token']}` ({t['bos']['id']}), EOS `{t['eos']['token']}` ({t['eos']['id']}), "
-         f"PAD `{t['pad']['token']}` ({t['pad']['id']}), padding side `{t['padding_side']}`"),
+        (
+            f"- BOS `{t['bos']['token']}` ({t['bos']['id']}), EOS `{t['eos']['token']}` ({t['eos']['id']}), "
+            f"PAD `{t['pad']['token']}` ({t['pad']['id']}), padding side `{t['padding_side']}`"
+        ),
         f"- Generation stops at ids {t['generation_eos_ids']}",
         "",
         "## Checks",

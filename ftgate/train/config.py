@@ -106,9 +106,7 @@ class DataSettings(_Section):
             raise ValueError("name at least one file")
         for name in value:
             if data_file_kind(name) is None:
-                raise ValueError(
-                    f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet"
-                )
+                raise ValueError(f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet")
         return value
 
 
@@ -130,7 +128,9 @@ class TrainingSettings(_Section):
     save_steps: float = Field(default=500, gt=0)
     save_total_limit: int | None = Field(default=None, ge=1)
     eval_steps: float | None = Field(default=None, gt=0, description="Evaluate the loss every N steps; off when unset.")
-    activation_checkpointing: bool = Field(default=False, description="Recompute activations in the backward pass to save memory.")
+    activation_checkpointing: bool = Field(
+        default=False, description="Recompute activations in the backward pass to save memory."
+    )
 
 
 class DpoSettings(_Section):
@@ -145,9 +145,7 @@ class DpoSettings(_Section):
 
 class LeakageThresholds(_Section):
     max_exact: int = Field(default=0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
-    max_normalized: int = Field(
-        default=0, ge=0, description="Allowed repeats after folding case and whitespace."
-    )
+    max_normalized: int = Field(default=0, ge=0, description="Allowed repeats after folding case and whitespace.")
 
 
 class TruncationThresholds(_Section):
@@ -210,8 +208,7 @@ class RunConfig(_Section):
             self.data.format = allowed[0]  # type: ignore[assignment]
         elif self.data.format not in allowed:
             raise ValueError(
-                f"objective {self.objective!r} needs data.format {' or '.join(allowed)}, "
-                f"not {self.data.format!r}"
+                f"objective {self.objective!r} needs data.format {' or '.join(allowed)}, not {self.data.format!r}"
             )
         if self.strategy in ("lora", "qlora") and self.lora is None:
             self.lora = LoraSettings()
@@ -312,8 +309,11 @@ def load_config(path: Path | str) -> RunConfig:
     try:
         raw = parse_yaml(text, str(path))
     except YamlSyntaxError as exc:
-        raise FtgateError(f"{exc.label}:{exc.line}: not valid YAML: {exc.problem}" if exc.line is not None
-                          else f"{exc.label}: not valid YAML: {exc.problem}") from None
+        raise FtgateError(
+            f"{exc.label}:{exc.line}: not valid YAML: {exc.problem}"
+            if exc.line is not None
+            else f"{exc.label}: not valid YAML: {exc.problem}"
+        ) from None
     if not isinstance(raw, dict):
         raise FtgateError(
             f"{path}: a run config is a YAML mapping (run_id: ..., objective: ...)",

@@ -60,7 +60,9 @@ class EncodedSplit:
         return np.diff(self.offsets)
 
 
-def _render(tok: TokenizerInfo, conversations: list[list[dict[str, Any]]], *, generation_prompt: bool, spans: bool) -> tuple[list[str], list[list[tuple[int, int]]]]:
+def _render(
+    tok: TokenizerInfo, conversations: list[list[dict[str, Any]]], *, generation_prompt: bool, spans: bool
+) -> tuple[list[str], list[list[tuple[int, int]]]]:
     from transformers.utils.chat_template_utils import render_jinja_template
 
     if not conversations:
@@ -145,7 +147,9 @@ def _encode_without_refused_rows(split: SplitRows, tok: TokenizerInfo, fmt: str)
         try:
             _encode_rows(split.name, [row], tok, fmt)
         except Exception as exc:  # noqa: BLE001
-            split.problems.append(RowProblem(row.source, WRONG_ROLE, f"the chat template refused this row: {first_line(exc)}"))
+            split.problems.append(
+                RowProblem(row.source, WRONG_ROLE, f"the chat template refused this row: {first_line(exc)}")
+            )
         else:
             good.append(row)
     split.rows = good
@@ -327,7 +331,9 @@ def _encode_text_pairs(name: str, rows: list[Row], tok: TokenizerInfo) -> Encode
                 appended += 1
             col.append(target)
         target_texts.append(col)
-    fulls = [_encode(tok, [p + c for p, c in zip(prompt_texts, col, strict=True)], special=True) for col in target_texts]  # type: ignore[operator]
+    fulls = [
+        _encode(tok, [p + c for p, c in zip(prompt_texts, col, strict=True)], special=True) for col in target_texts
+    ]  # type: ignore[operator]
     b = _Builder()
     prompt_ids: list[list[int]] = []
     for i in range(len(rows)):

@@ -123,7 +123,9 @@ def _load_jsonl_lines(path: Path, as_written: str) -> tuple[list[dict[str, Any]]
                 problems.append(RowProblem(where, MALFORMED, f"not valid JSON ({exc.msg} at column {exc.colno})"))
                 continue
             if not isinstance(value, dict):
-                problems.append(RowProblem(where, MALFORMED, f"a row must be a JSON object, got {type(value).__name__}"))
+                problems.append(
+                    RowProblem(where, MALFORMED, f"a row must be a JSON object, got {type(value).__name__}")
+                )
                 continue
             records.append(value)
             labels.append(where)

@@ -1,5 +1,4 @@
-"""``manifest.json``: what a preparation was made from, and whether it still matches.
-"""
+"""``manifest.json``: what a preparation was made from, and whether it still matches."""
 
 from __future__ import annotations
 
@@ -96,8 +95,9 @@ def read_manifest(config: RunConfig) -> DataManifest | None:
     except FileNotFoundError:
         return None
     except FtgateError as exc:
-        raise FtgateError(f"{path}: cannot read the manifest: {exc.message}",
-                          hint="run `ftgate data prepare` again") from None
+        raise FtgateError(
+            f"{path}: cannot read the manifest: {exc.message}", hint="run `ftgate data prepare` again"
+        ) from None
 
 
 def verify_manifest(config: RunConfig) -> list[str]:
@@ -121,7 +121,10 @@ def verify_manifest(config: RunConfig) -> list[str]:
     if manifest.manifest_version != MANIFEST_VERSION:
         return [f"{where} was written by another manifest version; prepare again"]
     if manifest.config.preparation_sha256 != config.preparation_hash():
-        changes.append("config: a setting that shapes the prepared data changed (data, template, model, max_length, packing or checks)")
+        changes.append(
+            "config: a setting that shapes the prepared data changed "
+            "(data, template, model, max_length, packing or checks)"
+        )
     for name in ("train", "eval"):
         written = config.data.train if name == "train" else config.data.eval
         recorded = {s.path: s.sha256 for s in manifest.sources.get(name, [])}

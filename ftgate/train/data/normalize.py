@@ -60,7 +60,9 @@ def _normalize_messages(record: dict[str, Any], source: str) -> Row | RowProblem
         return RowProblem(source, WRONG_ROLE, "a system message may only come first")
     if messages[-1]["role"] != "assistant":
         return RowProblem(
-            source, WRONG_ROLE, f"the last message is {messages[-1]['role']!r}; a training example ends with the assistant's answer"
+            source,
+            WRONG_ROLE,
+            f"the last message is {messages[-1]['role']!r}; a training example ends with the assistant's answer",
         )
     empty = [i for i, m in enumerate(messages) if m["role"] == "assistant" and not m["content"].strip()]
     if empty:
@@ -69,17 +71,23 @@ def _normalize_messages(record: dict[str, Any], source: str) -> Row | RowProblem
     return Row(source, messages[:last], [messages[last:]], messages)
 
 
-def _normalize_target(value: Any, what: str, source: str, *, string_prompt: bool) -> list[dict[str, Any]] | str | RowProblem:
+def _normalize_target(
+    value: Any, what: str, source: str, *, string_prompt: bool
+) -> list[dict[str, Any]] | str | RowProblem:
     if not isinstance(value, (str, list)):
         return RowProblem(source, MALFORMED, f"`{what}` must be text or a list of messages, got {type(value).__name__}")
     if isinstance(value, str):
         if not string_prompt:
-            return RowProblem(source, MALFORMED, f"`{what}` is text but the prompt is a list of messages; use the same form for both")
+            return RowProblem(
+                source, MALFORMED, f"`{what}` is text but the prompt is a list of messages; use the same form for both"
+            )
         if not value.strip():
             return RowProblem(source, EMPTY_TARGET, f"`{what}` is empty or whitespace")
         return value
     if string_prompt:
-        return RowProblem(source, MALFORMED, f"`{what}` is a list of messages but the prompt is text; use the same form for both")
+        return RowProblem(
+            source, MALFORMED, f"`{what}` is a list of messages but the prompt is text; use the same form for both"
+        )
     messages = _clean_messages(value, what)
     if isinstance(messages, str):
         return RowProblem(source, MALFORMED, messages)
@@ -103,7 +111,9 @@ def _normalize_prompt(value: Any, source: str) -> list[dict[str, Any]] | str | R
     if problem := _bad_roles(messages, ALLOWED_ROLES):
         return RowProblem(source, WRONG_ROLE, f"`prompt`: {problem}")
     if messages[-1]["role"] == "assistant":
-        return RowProblem(source, WRONG_ROLE, "`prompt` ends with an assistant message; the answer belongs in the completion")
+        return RowProblem(
+            source, WRONG_ROLE, "`prompt` ends with an assistant message; the answer belongs in the completion"
+        )
     return messages
 
 
@@ -128,7 +138,9 @@ def _normalize_preference(record: dict[str, Any], source: str) -> Row | RowProbl
             return target
         targets.append(target)
     if targets[0] == targets[1]:
-        return RowProblem(source, EMPTY_TARGET, "`chosen` and `rejected` are identical, so the pair carries no preference")
+        return RowProblem(
+            source, EMPTY_TARGET, "`chosen` and `rejected` are identical, so the pair carries no preference"
+        )
     return Row(source, prompt, targets)
 
 

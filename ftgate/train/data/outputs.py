@@ -1,5 +1,4 @@
-"""Step 4: truncate like TRL, drop what TRL would drop, and build the columns it consumes.
-"""
+"""Step 4: truncate like TRL, drop what TRL would drop, and build the columns it consumes."""
 
 from __future__ import annotations
 
@@ -67,7 +66,9 @@ def build_outputs(
         if n_removed:
             dropped["target_removed_by_truncation"] = n_removed
         lengths = stats["length"]
-        truncated_rows: np.ndarray | list[int] = np.unique(enc.seq_row[(lengths > max_length) & seq_keep]) if enc.n_seq else []
+        truncated_rows: np.ndarray | list[int] = (
+            np.unique(enc.seq_row[(lengths > max_length) & seq_keep]) if enc.n_seq else []
+        )
         kept_lengths = np.minimum(lengths, max_length)[seq_keep]
         tokens_total = int(kept_lengths.sum())
         tokens_trained = int(stats["trained_kept"][seq_keep].sum())
@@ -87,7 +88,9 @@ def build_outputs(
     return out, outcome
 
 
-def _columns(config: RunConfig, tok: TokenizerInfo, enc: EncodedSplit, kept_rows: np.ndarray, max_length: int) -> tuple[dict[str, list[Any]], str]:
+def _columns(
+    config: RunConfig, tok: TokenizerInfo, enc: EncodedSplit, kept_rows: np.ndarray, max_length: int
+) -> tuple[dict[str, list[Any]], str]:
     """The columns TRL consumes, plus a hash over exactly those tokens."""
     import hashlib
 
@@ -107,7 +110,9 @@ def _columns(config: RunConfig, tok: TokenizerInfo, enc: EncodedSplit, kept_rows
             input_ids.append(ids.tolist())
             labels.append(lab.tolist())
         return {"input_ids": input_ids, "labels": labels}, digest.hexdigest()
-    columns: dict[str, list[Any]] = {k: [] for k in ("prompt", "chosen", "rejected", "prompt_ids", "chosen_ids", "rejected_ids")}
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("prompt", "chosen", "rejected", "prompt_ids", "chosen_ids", "rejected_ids")
+    }
     for row in kept_rows.tolist():
         r = enc.rows[row]
         chosen, rejected = by_row[row]
@@ -134,7 +139,9 @@ def _generation_columns(enc: EncodedSplit, keep: np.ndarray) -> dict[str, list[A
         target = row.targets[0]
         reference = target if isinstance(target, str) else "".join(m["content"] for m in target)
         columns["source"].append(row.source)
-        columns["prompt"].append(json.dumps(row.prompt, ensure_ascii=False) if not isinstance(row.prompt, str) else row.prompt)
+        columns["prompt"].append(
+            json.dumps(row.prompt, ensure_ascii=False) if not isinstance(row.prompt, str) else row.prompt
+        )
         columns["prompt_ids"].append(list(enc.prompt_ids[i]))
         columns["reference"].append(reference)
     return columns
