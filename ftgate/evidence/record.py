@@ -23,10 +23,7 @@ from typing import Any
 
 from ftgate.errors import FtgateError
 from ftgate.hashing import sha256_file
-
-# One implementation of atomic writes for every ticket file, re-exported for
-# the trainer's evidence writer.
-from ftgate.workflow.fileio import atomic_write_bytes, atomic_write_text  # noqa: F401
+from ftgate.workflow.fileio import atomic_write_text
 
 SCHEMA_VERSION = 1
 EVIDENCE_DIR = "evidence"

@@ -444,10 +444,10 @@ def trainer_args(config: RunConfig, *, cuda: bool | None = None) -> Any:
     check_strategy_supported(config)
     kwargs = trainer_kwargs(config, cuda=cuda)
     if config.objective == "sft":
-        from trl import SFTConfig
+        from trl import SFTConfig  # type: ignore[attr-defined]
 
         return SFTConfig(**kwargs)
-    from trl import DPOConfig
+    from trl import DPOConfig  # type: ignore[attr-defined]
 
     return DPOConfig(**kwargs)
 
@@ -486,7 +486,7 @@ def quantization_config(config: RunConfig) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(
+    return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,

@@ -24,6 +24,7 @@ from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
 from ftgate.evidence.schema import RunRecord, load_record, parse_record
+from ftgate.workflow.fileio import atomic_write_bytes
 
 VERSIONED_PACKAGES = ("python", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "ftgate")
 
@@ -186,7 +187,7 @@ class RunRecorder:
         for name, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             if self.writer:
-                rec.atomic_write_bytes(self.path / name, data)
+                atomic_write_bytes(self.path / name, data)
             hashes[name] = hashing.sha256_bytes(data)
         return hashes
 

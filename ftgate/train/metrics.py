@@ -11,6 +11,7 @@ import importlib
 import re
 import string
 from collections.abc import Callable, Sequence
+from typing import cast
 
 from ftgate.errors import FtgateError
 from ftgate.evidence.criteria import MetricSpec
@@ -41,7 +42,7 @@ def load_user_function(ref: str) -> UserFunction:
     fn = getattr(module, attr, None)
     if not callable(fn):
         raise FtgateError(f"metric function {ref!r}: {module_name} has no callable {attr!r}")
-    return fn
+    return cast(UserFunction, fn)
 
 
 class Scorer:

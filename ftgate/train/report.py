@@ -21,6 +21,7 @@ from typing import Any
 
 from ftgate.evidence import record as rec
 from ftgate.workflow import markdown as md
+from ftgate.workflow.fileio import atomic_write_text
 
 OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization"}
 STRATEGY_TYPE = {"full": "Full-Parameter", "lora": "Adapter-Based", "qlora": "Quantized Adapter-Based"}
@@ -313,7 +314,7 @@ def update_report(
         writer.flush()
     new_text = editor.render()
     if new_text != text or not report.exists():
-        rec.atomic_write_text(report, new_text)
+        atomic_write_text(report, new_text)
 
 
 def _metric_rows(

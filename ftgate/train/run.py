@@ -433,10 +433,10 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
         "peft_config": peft_config(config),
     }
     if config.objective == "sft":
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
         return SFTTrainer(args=SFTConfig(**kwargs), **common)
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
 
     # ref_model=None: with PEFT the reference is the base model with the
     # adapter disabled; for full training TRL copies the model.

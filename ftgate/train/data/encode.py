@@ -84,7 +84,8 @@ def _render(
 def _encode(tok: TokenizerInfo, texts: list[str], *, special: bool) -> list[Any]:
     # The backend's batch encoder runs in parallel and skips the conversion of
     # every id to a Python list that the tokenizer's __call__ would do.
-    return tok.tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=special)
+    encodings: list[Any] = tok.tokenizer.backend_tokenizer.encode_batch(texts, add_special_tokens=special)
+    return encodings
 
 
 def _token_range(enc: Any, start: int, end: int) -> tuple[int, int] | None:
@@ -332,15 +333,16 @@ def _encode_text_pairs(name: str, rows: list[Row], tok: TokenizerInfo) -> Encode
             col.append(target)
         target_texts.append(col)
     fulls = [
-        _encode(tok, [p + c for p, c in zip(prompt_texts, col, strict=True)], special=True) for col in target_texts
-    ]  # type: ignore[operator]
+        _encode(tok, [p + c for p, c in zip(prompt_texts, col, strict=True)], special=True)  # type: ignore[operator]
+        for col in target_texts
+    ]
     b = _Builder()
     prompt_ids: list[list[int]] = []
     for i in range(len(rows)):
         p_ids = prompts[i].ids
         prompt_ids.append(p_ids)
         shared = min(_common_prefix(p_ids, fulls[t][i].ids) for t in range(n_targets))
-        p_len_chars = len(prompt_texts[i])  # type: ignore[arg-type]
+        p_len_chars = len(prompt_texts[i])
         for t in range(n_targets):
             enc = fulls[t][i]
             seq = b.add_sequence(i, t, enc, shared=shared, prompt_len=len(p_ids))

@@ -96,7 +96,8 @@ def _load_with_datasets(path: Path, kind: str | None) -> list[dict[str, Any]]:
         ds = datasets.load_dataset(kind, data_files=str(path), split="train", features=features, keep_default_na=False)
         return [{k: _json_cell(v) for k, v in row.items()} for row in ds.to_list()]
     ds = datasets.load_dataset(kind, data_files=str(path), split="train")
-    return ds.to_list()
+    records: list[dict[str, Any]] = ds.to_list()
+    return records
 
 
 def _json_cell(value: Any) -> Any:

@@ -32,7 +32,8 @@ def keep_mask(enc: EncodedSplit, max_length: int) -> np.ndarray:
     ok_seq = stats["trained_kept"] > 0
     n_rows = len(enc.rows)
     bad_rows = np.bincount(enc.seq_row[~ok_seq], minlength=n_rows) if n_rows else np.zeros(0, dtype=np.int64)
-    return bad_rows == 0
+    keep: np.ndarray = bad_rows == 0
+    return keep
 
 
 def build_outputs(
