@@ -131,6 +131,7 @@ CONDITIONS: tuple[tuple[Expect, tuple[str, ...]], ...] = (
 PLAN_OBJECTIVE = _e("Objective Type", "Objective")
 PLAN_STRATEGY = _e("Parameter-Update Strategy", "Update Strategy", "Parameter Update Strategy")
 PLAN_READY = _e("Ready to unlock code edits")
+PLAN_CHECKLIST = _e("Stage 4 Entry Checklist", "Entry Checklist")
 PLAN_SECTIONS: tuple[Expect, ...] = (
     _e("Data Preparation Design", "Data Preparation", hint="sources, cleaning, output schema and splits"),
     _e("Prompt, Chat Template, And Tokenization Plan", "Chat Template", "Prompt And Chat Template",
@@ -147,6 +148,7 @@ PLAN_SECTIONS: tuple[Expect, ...] = (
 # ------------------------------------------------------------ Stage 4
 
 IMPLEMENTATION_CONSUME = _e("Can Stage 5 consume these artifacts without further mutation")
+IMPLEMENTATION_HANDOFF = _e("Stage 5 Handoff")
 READINESS_CHECKS: tuple[Expect, ...] = (
     _e("Dataset manifest or materialization resolves", "Dataset manifest resolves", optional=True),
     _e("Prompt or chat template renders expected sample", "Chat template renders the expected sample",
@@ -170,6 +172,9 @@ REPORT_REPRODUCIBILITY = _e("Reproducibility Record", "Reproducibility")
 
 # ------------------------------------------------------------ Stage 6
 
+REVIEW_SECTIONS: tuple[Expect, ...] = (
+    _e("Review Scope", "Scope Reviewed", "Scope", hint="the files, configs, data and evidence reviewed"),
+)
 REVIEW_CHECKS: tuple[Expect, ...] = (
     _e("Data leakage / split contamination"),
     _e("Data provenance / manifest integrity"),
@@ -237,6 +242,9 @@ __all__ = [
     "REQUIREMENTS_BASELINE",
     "RESULT_COLUMN",
     "REVIEW_CHECKS",
+    "REVIEW_SECTIONS",
+    "PLAN_CHECKLIST",
+    "IMPLEMENTATION_HANDOFF",
     "SCOPE_CLASSIFICATION",
     "STATUS_KEYS",
     "Expect",

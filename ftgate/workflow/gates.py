@@ -157,10 +157,10 @@ def _no_placeholders(doc: md.Document) -> list[Finding]:
             for line, slot in art.placeholder_lines(doc)]
 
 
-def _need_yes(doc: md.Document, key: str) -> list[Finding]:
+def _need_yes(doc: md.Document, key: str, section: ex.Expect) -> list[Finding]:
     answer = art.read_yes_no(doc, key)
     if answer is None:
-        return [Finding(doc.path, max(len(doc.lines), 1), f"no `{key}` line",
+        return [Finding(doc.path, _anchor(doc, section), f"no `{key}` line",
                         hint=f"add `- {key}: `Yes`` once it is true")]
     if answer[0] != YesNo.YES:
         return [Finding(doc.path, answer[1], f"`{key}` is `{answer[0].value}`, the gate needs `Yes`",
@@ -299,8 +299,9 @@ def _investigation_areas(doc: md.Document) -> list[Finding]:
             na = re.match(r"\s*n\s*/\s*a\b", text, re.IGNORECASE)
             if na:
                 own = text[na.end():].strip(" -:–—()").strip()
-                others = " ".join(c.text for i, c in enumerate(found_row.cells) if i not in (area_col, findings_col))
-                if not own and (not others.strip() or art.placeholder(others) is not None):
+                cell = found_row.get(art.column(table, *ex.REASON_COLUMN.names))
+                reason = cell.text if cell else ""
+                if not own and (is_empty(reason) or art.placeholder(reason) is not None):
                     out.append(Finding(doc.path, found_row.line,
                                        f"findings area {expect.name!r} is `N/A` without a reason",
                                        hint="say why it does not apply, in the row's Evidence cell"))
@@ -403,7 +404,7 @@ def gate_plan(ctx: GateContext) -> list[Finding]:
     if not art.find_ids(doc, "W"):
         out.append(Finding(doc.path, _anchor(doc, ex.PLAN_SECTIONS[7]), "no work item ids (`W-001`...)",
                            hint="add a row per work item: | W-001 | files | Create | why | validation |"))
-    out += _need_yes(doc, ex.PLAN_READY.name)
+    out += _need_yes(doc, ex.PLAN_READY.name, ex.PLAN_CHECKLIST)
     out += _no_placeholders(doc)
     return out
 
@@ -421,7 +422,7 @@ def gate_implementation(ctx: GateContext) -> list[Finding]:
     readiness = ex.Expect(("Readiness Checks Before Stage 5", "Readiness Checks"))
     out += _need_checks(doc, ex.READINESS_CHECKS, ReadinessResult, ReadinessResult.PASS, "readiness check",
                         readiness)
-    out += _need_yes(doc, ex.IMPLEMENTATION_CONSUME.name)
+    out += _need_yes(doc, ex.IMPLEMENTATION_CONSUME.name, ex.IMPLEMENTATION_HANDOFF)
     out += _no_placeholders(doc)
     return out
 
@@ -517,7 +518,8 @@ def gate_code_review(ctx: GateContext) -> list[Finding]:
         return [_missing(ctx, "code-review.md", Stage.CODE_REVIEW)]
     art.read_status(doc, DocStatus)  # a misspelt status is refused, whatever it says
     checks = ex.Expect(("Mandatory Checks",))
-    out = _need_checks(doc, ex.REVIEW_CHECKS, ReviewResult, ReviewResult.PASS, "mandatory check", checks)
+    out = _need_sections(doc, ex.REVIEW_SECTIONS)
+    out += _need_checks(doc, ex.REVIEW_CHECKS, ReviewResult, ReviewResult.PASS, "mandatory check", checks)
     out += _need_decision(doc, Stage.CODE_REVIEW)
     if ctx.state.permission != Permission.LOCKED:
         out.append(Finding(ctx.files.label("workflow-state.md"), None, "code review must happen with source edits locked",
