@@ -388,3 +388,26 @@ def test_conditions_in_every_form(capsys: pytest.CaptureFixture[str], tmp_path: 
     run = ftgate(capsys, tmp_path, "advance")
     assert run.code == 1 and "`Inconclusive Condition` is not stated" in run.err, run
     assert f"requirements.md:{_line_of(base, '## Pass, Fail')}:" in run.err
+
+
+def test_a_ticket_in_ftgate_older_wording_still_walks(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """ftgate's templates before they took the upstream structure: `- Status:`
+    lines, `## Chat Template` and `## Work Items`, `Not Run` results."""
+    older = Path(__file__).parent / "fixtures" / "ftgate-wording"
+    (tmp_path / "ftgate.yaml").write_text(REPORT_ONLY)
+    assert ftgate(capsys, tmp_path, "ticket", "new", "color-map").code == 0
+    folder = tmp_path / "tickets" / "in-progress" / "color-map"
+    for stage in Stage:
+        if stage != Stage.BOOTSTRAP:
+            artifact = RULES[stage].artifact
+            (folder / artifact).write_text((older / artifact).read_text().replace("$ticket", "color-map"))
+            assert ftgate(capsys, tmp_path, "validate").code == 0
+        if stage == Stage.HANDOFF:
+            break
+        if stage == Stage.IMPLEMENTATION:
+            assert ftgate(capsys, tmp_path, "unlock").code == 0
+        _advance(capsys, tmp_path)
+    run = ftgate(capsys, tmp_path, "done", "--verified-by", "Dana")
+    assert run.code == 0, run
+    summary = (tmp_path / "tickets" / "done" / "color-map" / "handoff-summary.md").read_text()
+    assert "Verified By: Dana" in summary and "User verification received" not in summary, "its form is kept"
