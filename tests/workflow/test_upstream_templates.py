@@ -34,7 +34,7 @@ def fixture(name: str) -> str:
 
 
 def git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
     assert proc.returncode == 0, f"git {' '.join(args)}:\n{proc.stdout}{proc.stderr}"
     return proc.stdout.strip()
 
@@ -157,20 +157,20 @@ def _drop(text: str) -> tuple[str, str]:
 # stage -> mutation -> (text to find, its replacement, a fragment of the line the refusal names, what it says)
 MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
     Stage.INVESTIGATION: {
-        "section emptied": ("The plan needs a month-based split, a per-queue breakdown next to the overall\n"
-                            "score, and the rule's score on the same held-out month as the comparison.\n", "",
+        "section emptied": (("The plan needs a month-based split, a per-queue breakdown next to the overall\n"
+                            "score, and the rule's score on the same held-out month as the comparison.\n"), "",
                             "## Planning Implications", "is empty"),
         "placeholder": ("- Why: one new training config", "- Why: <why this size>", "<why this size>",
                         "template slot"),
         "token misspelt": ("`Medium`", "`Meduim`", "- Classification:", "Meduim"),
-        "check row deleted": ("| Metrics / Judge / Logging | exact match on the queue name; no judge | eval script "
-                              "| none |\n", "", "| Area | Findings |", "Metrics / Judge / Logging"),
+        "check row deleted": (("| Metrics / Judge / Logging | exact match on the queue name; no judge | eval script "
+                              "| none |\n"), "", "| Area | Findings |", "Metrics / Judge / Logging"),
         "N/A without reason": ("| N/A | plain SFT on the assistant turn; no reward or preference data |",
                                "| N/A |  |", "| Objective / Loss / Reward / Preference Flow |", "without a reason"),
     },
     Stage.REQUIREMENTS: {
-        "section emptied": ("The keyword rule in `router/rules.py`, scored with `scripts/eval_router.py`\n"
-                            "on the September tickets (exact match 0.64).\n", "", "## Baseline / Comparison Target",
+        "section emptied": (("The keyword rule in `router/rules.py`, scored with `scripts/eval_router.py`\n"
+                            "on the September tickets (exact match 0.64).\n"), "", "## Baseline / Comparison Target",
                             "no baseline"),
         "placeholder": ("- Current Status: `Plan-ready`", "- Current Status: `Draft` / `Plan-ready` / `Refined`",
                         "- Current Status:", "list of choices"),
@@ -181,8 +181,8 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
                                "- SC-002 (R-002): N/A", "- SC-002 (R-002): N/A", "neither measurable"),
     },
     Stage.PLAN: {
-        "section emptied": ("TRL SFT trainer, LoRA rank 16 on attention projections, lr 2e-4, 2 epochs,\n"
-                            "batch 32, cosine schedule, seed 17.\n", "", "## Training Recipe", "is empty"),
+        "section emptied": (("TRL SFT trainer, LoRA rank 16 on attention projections, lr 2e-4, 2 epochs,\n"
+                            "batch 32, cosine schedule, seed 17.\n"), "", "## Training Recipe", "is empty"),
         "placeholder": ("| W-002 | `configs/router-sft.yaml` |", "| W-002 | <config path> |", "<config path>",
                         "template slot"),
         "token misspelt": ("`Supervised Fine-Tuning`", "`Supervised Finetuning`", "- Objective Type:",
@@ -193,22 +193,22 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
                                "## Training Mode", "parameter-update strategy is not stated"),
     },
     Stage.IMPLEMENTATION: {
-        "section emptied": ("| C-001 | `scripts/prepare_router_data.py` | Create | cleaning and the month split "
+        "section emptied": (("| C-001 | `scripts/prepare_router_data.py` | Create | cleaning and the month split "
                             "(W-001) | Done |\n| C-002 | `configs/router-sft.yaml` | Create | the run config (W-002) "
-                            "| Done |\n", "", "## Change Inventory", "no change ids"),
+                            "| Done |\n"), "", "## Change Inventory", "no change ids"),
         "placeholder": ("| Training entrypoint resolves | Pass |", "| Training entrypoint resolves | Pass / Fail / N/A |",
                         "| Training entrypoint resolves |", "template's choices"),
         "token misspelt": ("| Critical config loads correctly | Pass |", "| Critical config loads correctly | Passs |",
                            "| Critical config loads correctly |", "Passs"),
-        "check row deleted": ("| Evaluation generation settings resolve as planned | Pass | greedy, 4 new tokens in the "
-                              "config |\n", "", "| Check | Result", "Evaluation generation settings resolve as planned"),
+        "check row deleted": (("| Evaluation generation settings resolve as planned | Pass | greedy, 4 new tokens in the "
+                              "config |\n"), "", "| Check | Result", "Evaluation generation settings resolve as planned"),
         "N/A without reason": ("| N/A | the first epoch of RUN-001 is itself short enough to serve as the smoke test |",
                                "| N/A | |", "| Smoke test or dry run passes |", "without a reason"),
     },
     Stage.TRAINING: {
-        "section emptied": ("- RUN-001: commit 3f2a9c1, `configs/router-sft.yaml`, seed 17, manifest 8d41e0,\n"
+        "section emptied": (("- RUN-001: commit 3f2a9c1, `configs/router-sft.yaml`, seed 17, manifest 8d41e0,\n"
                             "  torch 2.4 / transformers 4.46 / trl 0.12, adapter at "
-                            "`runs/router-sft/RUN-001/adapter`.\n", "", "## Reproducibility Record", "is empty"),
+                            "`runs/router-sft/RUN-001/adapter`.\n"), "", "## Reproducibility Record", "is empty"),
         "placeholder": ("| 402 billing tickets |", "| <how many billing tickets> |", "<how many billing tickets>",
                         "template slot"),
         "token misspelt": ("Stage 5 Decision: `Pass`", "Stage 5 Decision: `Pas`", "- Stage 5 Decision:", "Pas"),
@@ -217,9 +217,9 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
         "N/A without reason": ("| 0.88 | Passed | |", "| 0.88 | Waived | |", "| SC-002 |", "Waived without a reason"),
     },
     Stage.CODE_REVIEW: {
-        "section emptied": ("`scripts/prepare_router_data.py`, `configs/router-sft.yaml`, the data\n"
+        "section emptied": (("`scripts/prepare_router_data.py`, `configs/router-sft.yaml`, the data\n"
                             "manifest and the Stage 5 report, reviewed on the ticket branch with source\n"
-                            "edits locked.\n", "", "## Review Scope", "is empty"),
+                            "edits locked.\n"), "", "## Review Scope", "is empty"),
         "placeholder": ("| Config traceability | Pass | config committed at 3f2a9c1 |",
                         "| Config traceability | Pass | <commit> |", "| Config traceability |", "template slot"),
         "token misspelt": ("| Metric correctness | Pass |", "| Metric correctness | Pas |", "| Metric correctness |",
@@ -230,8 +230,8 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
                                "| Preference / reward / trajectory wiring if applicable |", "without a reason"),
     },
     Stage.DOCS_SYNC: {
-        "section emptied": ("| `router/README.md` | how the tuned router is evaluated and its score | readers compare "
-                            "it with the rule |\n", "", "## Updated Documents", "no updated documents"),
+        "section emptied": (("| `router/README.md` | how the tuned router is evaluated and its score | readers compare "
+                            "it with the rule |\n"), "", "## Updated Documents", "no updated documents"),
         "placeholder": ("| `router/README.md` |", "| <path> |", "| <path> |", "template slot"),
         "token misspelt": ("Docs impacted: `Yes`", "Docs impacted: `Yess`", "- Docs impacted:", "Yess"),
         "check row deleted": _drop("- Stage 7 Decision: `Pass`\n") + ("## Decision", "no `Stage 7 Decision` line"),
@@ -239,8 +239,8 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
                                "no rationale"),  # its rationale says only `N/A`
     },
     Stage.HANDOFF: {
-        "section emptied": ("The tuned router names the right queue for 86% of September tickets, against\n"
-                            "64% for the keyword rule, and billing recall rose from 0.61 to 0.88.\n", "",
+        "section emptied": (("The tuned router names the right queue for 86% of September tickets, against\n"
+                            "64% for the keyword rule, and billing recall rose from 0.61 to 0.88.\n"), "",
                             "## Outcome Summary", "is empty"),
         "placeholder": ("Shadow the model next to the rule for two weeks", "<next step>", "<next step>",
                         "template slot"),
@@ -249,8 +249,8 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
         "check row deleted": _drop("## Outcome Summary\n") + ("# Handoff Summary", "no `Outcome Summary`"),
         # The move and the finalization may honestly be `No` or `N/A` at the gate (they
         # happen in `done`); a summary that is only `N/A` says nothing.
-        "N/A without reason": ("The tuned router names the right queue for 86% of September tickets, against\n"
-                               "64% for the keyword rule, and billing recall rose from 0.61 to 0.88.\n", "N/A\n",
+        "N/A without reason": (("The tuned router names the right queue for 86% of September tickets, against\n"
+                               "64% for the keyword rule, and billing recall rose from 0.61 to 0.88.\n"), "N/A\n",
                                "## Outcome Summary", "is empty"),
     },
 }
@@ -371,8 +371,8 @@ def test_names_match_ignoring_case_and_punctuation_and_if_applicable() -> None:
 
 @pytest.mark.parametrize("conditions", [
     "- Pass Condition: SC-001 met.\n- Fail Condition: SC-001 missed.\n- Inconclusive Condition: under 1,000 scored.\n",
-    "| Outcome | Condition |\n|---|---|\n| Pass | SC-001 met |\n| Fail | SC-001 missed |\n"
-    "| Inconclusive | under 1,000 scored |\n",
+    ("| Outcome | Condition |\n|---|---|\n| Pass | SC-001 met |\n| Fail | SC-001 missed |\n"
+    "| Inconclusive | under 1,000 scored |\n"),
     "The ticket passes when SC-001 is met, fails when it is missed, and is inconclusive under 1,000 scored.\n",
 ], ids=["lines", "table", "sentence"])
 def test_conditions_in_every_form(capsys: pytest.CaptureFixture[str], tmp_path: Path, conditions: str) -> None:
@@ -411,3 +411,26 @@ def test_a_ticket_in_ftgate_older_wording_still_walks(capsys: pytest.CaptureFixt
     assert run.code == 0, run
     summary = (tmp_path / "tickets" / "done" / "color-map" / "handoff-summary.md").read_text()
     assert "Verified By: Dana" in summary and "User verification received" not in summary, "its form is kept"
+
+
+def _handoff_findings(text: str) -> list[str]:
+    from ftgate.workflow.gates import GateContext, MappingFiles, run_gate
+    from ftgate.workflow.tickets import BootstrapValues, render_template
+
+    bootstrap = BootstrapValues()
+    values = {k: getattr(bootstrap, k) for k in bootstrap.__slots__}
+    state_text = render_template("workflow-state.md", ticket=NAME, date="2026-01-01", **values)
+    state = read_state(state_text, "workflow-state.md").state
+    files = MappingFiles({"handoff-summary.md": text, "workflow-state.md": state_text}, f"tickets/in-progress/{NAME}")
+    return [f.render() for f in run_gate(Stage.HANDOFF, GateContext(files=files, state=state, ticket=NAME))]
+
+
+def test_stage8_gate_needs_the_user_verification_but_not_the_move() -> None:
+    text = fixture("handoff-summary.md")
+    verified = text.replace("User verification received: `No`", "User verification received: `Yes`")
+    # `No` for the move and the finalization: they happen in and after `done`.
+    assert _handoff_findings(verified) == []
+    assert _handoff_findings(verified.replace("when applicable: `No`", "when applicable: `N/A`")) == []
+    refused = _handoff_findings(text)
+    line = _line_of(text, "User verification received")
+    assert any(f"handoff-summary.md:{line}: `User verification received` is `No`" in f for f in refused), refused
