@@ -34,10 +34,11 @@ E = TypeVar("E", bound=Enum)
 # Placeholder results in ftgate's older templates: present but not done.
 PENDING_RESULTS = {"notrun", "notreviewed", "pending", ""}
 
-# A template's slot: ``<what goes here>``. Not ``<ticket-name>`` (part of a
-# label or path the workflow spells that way), not ``<|im_start|>`` or a
-# special token in backticks, not an HTML line break.
-_SLOT = re.compile(r"<(?!ticket-name>)(?!/?br\s*/?>)[A-Za-z][A-Za-z0-9 _./,'-]*>")
+# A template's slot: ``<what goes here>``, words with a space or a hyphen
+# between angle brackets. Not ``<ticket-name>`` (the workflow's own spelling
+# in labels and paths), and not a single word: model outputs and chat
+# templates are full of special tokens (``<unk>``, ``<s>``, ``<|im_end|>``).
+_SLOT = re.compile(r"<(?!ticket-name>)[A-Za-z][A-Za-z0-9_./,']*[ -][A-Za-z0-9 _./,'-]*>")
 _CODE_SPAN = re.compile(r"`[^`]*`")
 
 

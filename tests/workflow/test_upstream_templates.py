@@ -221,7 +221,7 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
                             "manifest and the Stage 5 report, reviewed on the ticket branch with source\n"
                             "edits locked.\n"), "", "## Review Scope", "is empty"),
         "placeholder": ("| Config traceability | Pass | config committed at 3f2a9c1 |",
-                        "| Config traceability | Pass | <commit> |", "| Config traceability |", "template slot"),
+                        "| Config traceability | Pass | <commit hash> |", "| Config traceability |", "template slot"),
         "token misspelt": ("| Metric correctness | Pass |", "| Metric correctness | Pas |", "| Metric correctness |",
                            "Pas"),
         "check row deleted": ("| Numerical stability risk | Pass | loss curve smooth, no NaN |\n", "",
@@ -232,7 +232,7 @@ MUTATIONS: dict[Stage, dict[str, tuple[str, str, str, str]]] = {
     Stage.DOCS_SYNC: {
         "section emptied": (("| `router/README.md` | how the tuned router is evaluated and its score | readers compare "
                             "it with the rule |\n"), "", "## Updated Documents", "no updated documents"),
-        "placeholder": ("| `router/README.md` |", "| <path> |", "| <path> |", "template slot"),
+        "placeholder": ("| `router/README.md` |", "| <doc path> |", "| <doc path> |", "template slot"),
         "token misspelt": ("Docs impacted: `Yes`", "Docs impacted: `Yess`", "- Docs impacted:", "Yess"),
         "check row deleted": _drop("- Stage 7 Decision: `Pass`\n") + ("## Decision", "no `Stage 7 Decision` line"),
         "N/A without reason": ("Docs impacted: `Yes`", "Docs impacted: `No`", "## No-Impact Rationale",
@@ -358,6 +358,14 @@ def test_status_under_a_document_status_heading() -> None:
     assert "line 5" in str(err.value) and "line 10" in str(err.value)
     same = text + "\n- Status: Ready For Training\n"
     assert art.read_status(md.parse(same, "i.md"), ImplementationStatus) is not None
+
+
+def test_template_slots_are_not_special_tokens() -> None:
+    assert art.slots_in("- Why: <why this size>") == ["<why this size>"]
+    assert art.slots_in("| RUN-001 | <run-id> |") == ["<run-id>"]
+    for text in ("tuned output: apple<unk> <s>", "`<what goes here>` in code", "ends with <|im_end|>",
+                 "- Ticket moved to `tickets/done/<ticket-name>/`: `No`", "moved to tickets/done/<ticket-name>/"):
+        assert art.slots_in(text) == [], text
 
 
 def test_names_match_ignoring_case_and_punctuation_and_if_applicable() -> None:
