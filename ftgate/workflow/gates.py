@@ -195,8 +195,7 @@ def _need_checks(doc: md.Document, expects: tuple[ex.Expect, ...], enum: type[E]
         entry = results.get(expect.name)
         if entry is None:
             out.append(Finding(doc.path, where, f"{kind} {expect.name!r} is missing",
-                               hint=f"add its row: | {expect.name} | {passing.value} | <evidence> |".replace(
-                                   "<evidence>", "what shows it")))
+                               hint=f"add its row: | {expect.name} | {passing.value} | what shows it |"))
             continue
         if entry.result == passing:
             continue
@@ -205,7 +204,7 @@ def _need_checks(doc: md.Document, expects: tuple[ex.Expect, ...], enum: type[E]
             if not expect.optional:
                 out.append(Finding(doc.path, line, f"{kind} {expect.name!r} is `N/A`, but it always applies",
                                    hint=f"it needs {allowed}"))
-            elif not entry.reason.strip() or art.placeholder(entry.reason) is not None:
+            elif is_empty(entry.reason) or art.placeholder(entry.reason) is not None:
                 out.append(Finding(doc.path, line, f"{kind} {expect.name!r} is `N/A` without a reason",
                                    hint="say in its Evidence cell why it does not apply"))
             continue
