@@ -20,13 +20,16 @@ from ftgate.workflow.model import Token
 
 _TRAILING_APPLICABLE = re.compile(r"[\s(]*\bif\s+applicable\b[\s)]*$")
 _NUMBERING = re.compile(r"^\s*\d+[.)]?\s+")
+# A label naming the ticket's own folder is the template's label with the
+# name filled in: `tickets/done/intent-router/` reads as `tickets/done/<ticket-name>/`.
+_TICKET_FOLDER = re.compile(r"tickets/(done|in-progress)/[^/`\s]+/?")
 
 
 def name_id(text: str) -> str:
     """A name reduced to what identifies it: ``Constraints & Risks``,
     ``constraints and risks`` and ``Constraints And Risks:`` are one name,
     and so are ``X (if applicable)`` and ``X if applicable`` and ``X``."""
-    lowered = text.lower().replace("&", " and ")
+    lowered = _TICKET_FOLDER.sub(r"tickets/\1/<ticket-name>/", text.lower()).replace("&", " and ")
     lowered = re.sub(r"[`*_:]+", " ", lowered).strip()
     lowered = _TRAILING_APPLICABLE.sub("", lowered)
     lowered = re.sub(r"\band\b", " ", lowered)

@@ -375,6 +375,20 @@ def test_names_match_ignoring_case_and_punctuation_and_if_applicable() -> None:
                 "Preference / reward / trajectory wiring (if applicable)", "preference/reward/trajectory wiring"]
     assert len({ex.name_id(n) for n in optional}) == 1
     assert ex.name_id("Training entrypoint resolves") != ex.name_id("Validation or evaluation entrypoint resolves")
+    # The template's label with the ticket's name filled in is the same label.
+    assert ex.HANDOFF_MOVED.matches(f"Ticket moved to `tickets/done/{NAME}/`")
+
+
+def test_done_records_the_move_under_a_filled_in_label(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    folder = _walk_to(capsys, tmp_path, Stage.HANDOFF)
+    summary = folder / "handoff-summary.md"
+    summary.write_text(summary.read_text().replace("tickets/done/<ticket-name>/", f"tickets/done/{NAME}/"))
+    run = ftgate(capsys, tmp_path, "done", "--verified-by", "Dana")
+    assert run.code == 0, run
+    archived = (tmp_path / "tickets" / "done" / NAME / "handoff-summary.md").read_text()
+    assert f"- Ticket moved to `tickets/done/{NAME}/`: `Yes`" in archived
+    assert "- User verification received: `Yes`" in archived
+    assert "- Repository finalization complete when applicable: `No`" in archived, "no --finalize, no claim"
 
 
 @pytest.mark.parametrize("conditions", [
