@@ -16,16 +16,11 @@ _FAST_COMMANDS = ("check", "hook")
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] in _FAST_COMMANDS and "--help" not in args:
-        try:
-            from ftgate.git.fastpath import run_fast
-        except ModuleNotFoundError as exc:  # pragma: no cover - partial install
-            if exc.name and exc.name.startswith("ftgate"):
-                raise
-            run_fast = None
-        if run_fast is not None:
-            code = run_fast(args)
-            if code is not None:
-                return code
+        from ftgate.git.fastpath import run_fast
+
+        code = run_fast(args)
+        if code is not None:
+            return code
     from ftgate.cli.main import run_cli
 
     return run_cli(args)

@@ -126,7 +126,7 @@ def run_demo(directory: Path | None, echo: Callable[[str], None], *, keep: bool 
     echo(f"ftgate demo in {base}")
     if not trainer:
         echo("(the `train` extra is not installed: the demo stops before training; "
-             "`pip install 'ftgate[train]'` runs it all)")
+             "`pip install 'ftgate-workflow[train]'` runs it all)")
     try:
         _play(demo, trainer)
     except DemoFailed as err:

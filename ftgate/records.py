@@ -9,6 +9,11 @@ annotated-class syntax, the same generated ``__init__``, ``__repr__``,
 when asked, and ``__post_init__`` when defined, built with one small ``exec``
 per class. Only what the hook's records use is supported: no inheritance of
 fields, no ``ClassVar``/``InitVar``, no ordering.
+
+Type checkers see :func:`record` as a ``typing.dataclass_transform``, so
+they check every record's constructor like a dataclass's. That marker and
+the overloads live behind ``TYPE_CHECKING``: at run time the decorator is
+the plain function below and ``typing`` is never imported.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from collections.abc import Callable
 
 TYPE_CHECKING = False  # typing itself costs milliseconds on this path
 if TYPE_CHECKING:
-    from typing import Any, TypeVar
+    from typing import Any, TypeVar, dataclass_transform, overload
 
     T = TypeVar("T")
+else:
+    def dataclass_transform(**_):
+        return lambda fn: fn
 
 _MISSING = object()
 
@@ -31,9 +39,10 @@ class _Factory:
         self.make = make
 
 
-def field(*, default_factory: Callable[[], Any]) -> Any:
+def field(*, default_factory: Callable[[], T]) -> T:
     """A per-instance default, like ``dataclasses.field(default_factory=...)``."""
-    return _Factory(default_factory)
+    made: Any = _Factory(default_factory)  # replaced by a fresh value in each __init__
+    return made  # type: ignore[no-any-return]
 
 
 class FrozenInstanceError(AttributeError):
@@ -44,11 +53,23 @@ def _frozen_setattr(self: Any, name: str, value: Any) -> None:
     raise FrozenInstanceError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
 
 
-def record(cls: type[T] | None = None, *, frozen: bool = False, slots: bool = False) -> Any:
+if TYPE_CHECKING:
+    @overload
+    def record(cls: type[T], /) -> type[T]: ...
+
+    @overload
+    def record(*, frozen: bool = False, slots: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
+@dataclass_transform(field_specifiers=(field,))
+def record(cls: type[T] | None = None, /, *, frozen: bool = False,
+           slots: bool = False) -> type[T] | Callable[[type[T]], type[T]]:
     def build(cls: type[T]) -> type[T]:
-        names = list(cls.__dict__.get("__annotations__", {}))
+        # Not inspect.get_annotations: importing inspect costs the hook ~5 ms.
+        names = list(cls.__dict__.get("__annotations__", {}))  # noqa: RUF063
         namespace: dict[str, Any] = {"_MISSING": _MISSING, "_setattr": object.__setattr__}
-        params, lines = [], []
+        params: list[str] = []
+        lines: list[str] = []
         for name in names:
             default = cls.__dict__.get(name, _MISSING)
             if default is _MISSING:
@@ -89,7 +110,8 @@ def record(cls: type[T] | None = None, *, frozen: bool = False, slots: bool = Fa
             body["__hash__"] = _make_hash(fields)
         else:
             body["__hash__"] = None  # mutable and comparable: unhashable, as dataclasses do
-        new = type(cls)(cls.__name__, cls.__bases__, body)
+        meta: Any = type(cls)
+        new: type[T] = meta(cls.__name__, cls.__bases__, body)
         new.__qualname__ = cls.__qualname__
         return new
 

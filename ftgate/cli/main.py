@@ -7,7 +7,6 @@ imports, and the trainer's commands must not load unless asked for.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from collections.abc import Sequence
 
@@ -28,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "done": "ftgate.cli.ticket_commands:done",
     "reopen": "ftgate.cli.ticket_commands:reopen",
     "validate": "ftgate.cli.ticket_commands:validate",
+    "board": "ftgate.cli.board_commands:board",
     "demo": "ftgate.cli.demo_command:demo",
     # enforcement
     "check": "ftgate.cli.enforce_commands:check",
@@ -48,25 +48,15 @@ COMMANDS: dict[str, str] = {
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _available(name))
+        return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name == module_name:
-                return None
-            raise
-        return getattr(module, attr)
-
-
-def _available(name: str) -> bool:
-    module_name = COMMANDS[name].split(":")[0]
-    return importlib.util.find_spec(module_name) is not None
+        command: click.Command = getattr(importlib.import_module(module_name), attr)
+        return command
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,15 +11,15 @@ from pathlib import Path
 import click
 
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
+from ftgate.evidence.stage5 import RepoEvidence
 from ftgate.workflow import transitions as tr
-from ftgate.workflow.findings import Finding
-from ftgate.workflow.gates import run_gate
 from ftgate.workflow.model import ReentryClass, Stage
 from ftgate.workflow.stages import RULES
+from ftgate.workflow.status import as_json as status_json
+from ftgate.workflow.status import render_text, ticket_status
 from ftgate.workflow.tickets import (
-    BootstrapValues,
+    bootstrap_for_checkout,
     create_ticket,
-    current_branch,
     find_repo_root,
     resolve_ticket,
     tickets_in,
@@ -83,25 +83,6 @@ def ticket_new(name: str, no_worktree: bool, base: str | None, remote: str | Non
     return EXIT_OK
 
 
-def bootstrap_for_checkout(root: Path, base: str | None) -> BootstrapValues:
-    """The bootstrap record for a ticket started in the current checkout."""
-    if not (root / ".git").exists():
-        return BootstrapValues()
-    branch = current_branch(root) or "N/A"
-    return BootstrapValues(
-        mode="Git",
-        user_base=base or "N/A",
-        base_remote="N/A",
-        base_branch=base or branch,
-        final_remote="N/A",
-        final_branch=base or branch,
-        refresh_performed="No",
-        refresh_result="not attempted: bootstrapped in the current checkout",
-        worktree_path=str(root),
-        ticket_branch=branch,
-    )
-
-
 @ticket.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def ticket_list(as_json: bool) -> int:
@@ -113,7 +94,7 @@ def ticket_list(as_json: bool) -> int:
         try:
             state = resolve_ticket(name, root).read_state().state
             entry.update(stage=int(state.current_stage), permission=state.permission.value)
-        except Exception as err:  # one unreadable ticket must not hide the others
+        except Exception as err:  # noqa: BLE001 - one unreadable ticket must not hide the others
             entry.update(error=str(err))
         rows.append(entry)
     if as_json:
@@ -133,53 +114,11 @@ def ticket_list(as_json: bool) -> int:
 def status(name: str | None, as_json: bool) -> int:
     """Show a ticket's stage, permission, gates and what is missing to advance."""
     ticket_ = resolve_ticket(name, include_done=True)
-    parsed = ticket_.read_state()
-    state = parsed.state
-    findings: list[Finding] = []
-    if not ticket_.done:
-        findings = run_gate(state.current_stage, tr.gate_context(ticket_, parsed))
+    found = ticket_status(ticket_, RepoEvidence(ticket_.root))
     if as_json:
-        from pydantic import TypeAdapter
-
-        from ftgate.workflow.model import WorkflowState
-
-        payload = {
-            "ticket": ticket_.name,
-            "folder": ticket_.display,
-            "archived": ticket_.done,
-            "stage": int(state.current_stage),
-            "stage_name": state.current_stage.title,
-            "permission": state.permission.value,
-            "source_edits_allowed": state.source_edits_allowed,
-            "active_reentry": state.active_reentry,
-            "gates": {str(int(s)): state.gate(s).value for s in Stage},
-            "findings": [f.as_dict() for f in findings],
-            "state": TypeAdapter(WorkflowState).dump_python(state, mode="json"),
-        }
-        click.echo(json.dumps(payload, indent=2))
-        return EXIT_OK
-    stage = state.current_stage
-    click.echo(f"ticket      {ticket_.name}  ({ticket_.display})")
-    click.echo(f"stage       {int(stage)} {stage.title}" + ("  [archived]" if ticket_.done else ""))
-    click.echo(f"permission  {state.permission.value}" + ("  (source edits allowed)" if state.source_edits_allowed else ""))
-    if state.active_reentry:
-        klass = state.reentry_class.value if state.reentry_class else "?"
-        path = " -> ".join(str(int(s)) for s in state.reentry.return_path)
-        click.echo(f"re-entry    {klass} from Stage {int(state.reentry.trigger_stage or stage)}, path {path}")
-    click.echo("gates")
-    for s in Stage:
-        marker = ">" if s == stage else " "
-        click.echo(f"  {marker} {int(s)} {s.title:<36} {state.gate(s).value}")
-    if ticket_.done:
-        return EXIT_OK
-    if findings:
-        click.echo(f"to leave Stage {int(stage)}:")
-        for finding in findings:
-            click.echo("  - " + finding.render().replace("\n", "\n  "))
-    elif stage == Stage.HANDOFF:
-        click.echo(f"ready: after the user verifies, run `ftgate done {ticket_.name} --verified-by NAME`")
+        click.echo(json.dumps(status_json(found), indent=2))
     else:
-        click.echo(f"ready: `ftgate advance {ticket_.name}` moves to Stage {int(stage) + 1}")
+        click.echo("\n".join(render_text(found)))
     return EXIT_OK
 
 
@@ -188,7 +127,8 @@ def status(name: str | None, as_json: bool) -> int:
 @click.option("--dry-run", is_flag=True, help="Run the gate and report; change nothing.")
 def advance(name: str | None, dry_run: bool) -> int:
     """Pass the current stage's gate and move to the next stage."""
-    return _print_outcome(tr.advance(resolve_ticket(name), dry_run=dry_run))
+    ticket_ = resolve_ticket(name)
+    return _print_outcome(tr.advance(ticket_, dry_run=dry_run, evidence=RepoEvidence(ticket_.root)))
 
 
 @click.command()

@@ -15,7 +15,7 @@ import click
 
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 
-_OFFLINE_HINT = "install the trainer with `pip install ftgate[train]`"
+_OFFLINE_HINT = "install the trainer with `pip install 'ftgate-workflow[train]'`"
 
 
 def _need_train_extra() -> None:

@@ -110,13 +110,6 @@ def _git(root: Path, *args: str) -> str | None:
     return proc.stdout
 
 
-def default_is_source(path: str) -> bool:
-    """The fallback rule: everything tracked except ticket folders, docs and markdown."""
-    if path.startswith(("tickets/", "docs/")):
-        return False
-    return not path.lower().endswith((".md", ".rst"))
-
-
 def source_matcher(root: Path) -> Callable[[str], bool]:
     """Whether a repository path is source, by the enforcement layer's rule.
 
@@ -124,10 +117,8 @@ def source_matcher(root: Path) -> Callable[[str], bool]:
     lock at Stage 5 and later, so it reads the same ``ftgate.yaml``. A
     malformed ``ftgate.yaml`` is an error here too, never a silent default.
     """
-    try:
-        from ftgate.policy.config import load_config
-    except ImportError:  # pragma: no cover - the policy layer ships with the core
-        return default_is_source
+    from ftgate.policy.config import load_config
+
     return load_config(root).is_source
 
 

@@ -246,22 +246,10 @@ def requirements_criteria(requirements: Path) -> list[tuple[str, str | None]]:
         return []
     from ftgate.workflow.markdown import parse
 
+    from ftgate.workflow.artifacts import read_success_criteria
+
     doc = parse(requirements.read_text(encoding="utf-8"), str(requirements))
-    try:
-        from ftgate.workflow.artifacts import read_success_criteria
-    except ImportError:
-        read_success_criteria = None
-    if read_success_criteria is not None:
-        return [(c.ident, c.requirement) for c in read_success_criteria(doc)]
-    found: dict[str, str | None] = {}
-    for number in range(1, len(doc.lines) + 1):
-        if number in doc.hidden:
-            continue
-        text = doc.line_text(number)
-        req = re.search(r"(?<![A-Za-z0-9-])R-\d{3,}", text)
-        for match in _SC_TOKEN.finditer(text):
-            found.setdefault(match.group(0), req.group(0) if req else None)
-    return list(found.items())
+    return [(c.ident, c.requirement) for c in read_success_criteria(doc)]
 
 
 def success_criteria_ids(requirements: Path) -> list[str]:

@@ -121,7 +121,7 @@ fi
 if command -v ftgate >/dev/null 2>&1; then
     exec ftgate {sub} "$@"
 fi
-echo "ftgate: cannot find ftgate to run the {hook} hook; install it (pip install ftgate) or run 'ftgate install' again" >&2
+echo "ftgate: cannot find ftgate to run the {hook} hook; install it (pip install ftgate-workflow) or run 'ftgate install' again" >&2
 exit 1
 """
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from ftgate.records import field, record
 from pathlib import Path
 
 from ftgate import __version__
+from ftgate.records import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook a few ms at import

@@ -54,15 +54,15 @@ class WorktreeRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_branch: str | None = Field(
-        None, min_length=1,
+        default=None, min_length=1,
         description="The base branch tickets are cut from (default: the remote's default branch).")
-    remote: str = Field("origin", min_length=1, description="The remote to refresh and cut from.")
+    remote: str = Field(default="origin", min_length=1, description="The remote to refresh and cut from.")
     location: str = Field(
-        "../{repo}-worktrees", min_length=1,
+        default="../{repo}-worktrees", min_length=1,
         description="The folder that holds ticket worktrees, relative to the main checkout; "
                     "`{repo}` is the main checkout's folder name.")
     finalize: Literal["merge", "push", "none"] = Field(
-        "merge", description="What `ftgate done --finalize` does with the ticket branch.")
+        default="merge", description="What `ftgate done --finalize` does with the ticket branch.")
 
     @field_validator("location")
     @classmethod
@@ -79,21 +79,21 @@ class Config(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: Literal[1] = Field(1, description="Format version of this file.")
+    version: Literal[1] = Field(default=1, description="Format version of this file.")
     source: SourceRules = Field(default_factory=SourceRules, description="What counts as source code.")
     untracked_source: Literal["block", "allow"] = Field(
-        "block",
+        default="block",
         description="What to do with a source change that no ticket governs (no codex/<ticket> branch, "
                     "no ticket folder touched, no default ticket): block it, or allow it.",
     )
     ticket: str | None = Field(
-        None,
+        default=None,
         description="A ticket that governs changes when neither the branch nor the change names one.",
     )
     worktree: WorktreeRules = Field(default_factory=WorktreeRules,
                                     description="Ticket worktrees and finalization.")
     stage5_evidence: Literal["verified", "report"] = Field(
-        "verified",
+        default="verified",
         description="What the Stage 5 gate trusts. `verified`: the report's claims must be backed by "
                     "training evidence that `ftgate evidence verify` accepts (runs made with `ftgate train`). "
                     "`report`: the hand-written training-validation-report.md alone, for teams whose "
@@ -118,7 +118,7 @@ def compile_patterns(patterns: list[str], key: str) -> CompiledList:
     for index, pattern in enumerate(patterns):
         try:
             regex, positive = GitIgnoreSpecPattern.pattern_to_regex(pattern)
-        except Exception as exc:  # pathspec raises several types for bad patterns
+        except Exception as exc:  # noqa: BLE001 - pathspec raises several types for bad patterns
             raise FtgateError(f"{CONFIG_FILE}: {key}[{index}] {pattern!r} is not a valid pattern ({exc})",
                               hint="use gitignore syntax, e.g. `*.md`, `docs/`, `/build`") from None
         if regex is not None:

@@ -17,170 +17,40 @@ validators, and only when a change actually edits a state file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from ftgate.records import field, record
+from collections.abc import Callable, Sequence
 
-from ftgate.constants import BRANCH_PREFIX, CONFIG_FILE, DONE, IN_PROGRESS, STATE_FILE, TICKETS, TICKETS_SLASH
+from ftgate.constants import (
+    BRANCH_PREFIX,
+    CONFIG_FILE,
+    DONE,
+    IN_PROGRESS,
+    STATE_FILE,
+    TICKETS,
+    TICKETS_SLASH,
+)
+from ftgate.policy.types import (
+    STATUS_WORDS,
+    Change,
+    PathChange,
+    PolicyLike,
+    Reason,
+    StateSummary,
+    TicketInput,
+    TicketSide,
+    Verdict,
+    ascii_escape,
+    show_path,
+)
+from ftgate.records import record
 
-__all__ = ["BRANCH_PREFIX", "CONFIG_FILE", "DONE", "IN_PROGRESS", "STATE_FILE", "TICKETS", "TICKETS_SLASH"]
-
-STATUS_WORDS = {
-    "A": "added",
-    "M": "modified",
-    "D": "deleted",
-    "R": "renamed",
-    "C": "copied",
-    "T": "type changed",
-    "U": "unmerged",
-}
-
-
-@record(frozen=True, slots=True)
-class PathChange:
-    """One changed path: git's status letter, the path on the new side (the
-    removed path for a deletion), and the old path of a rename or copy."""
-
-    status: str
-    path: str
-    old_path: str | None = None
-
-    def describe(self) -> str:
-        word = STATUS_WORDS.get(self.status, self.status)
-        if self.old_path is not None and self.old_path != self.path:
-            return f"{word} {show_path(self.old_path)} -> {show_path(self.path)}"
-        return f"{word} {show_path(self.path)}"
-
-
-def show_path(path: str) -> str:
-    """A path as it can be printed on one line: control characters and bytes
-    that are not UTF-8 escaped, like git's quoting."""
-    if path.isprintable() and path.isascii() or (path.isprintable() and _utf8_clean(path)):
-        return path
-    return ascii_escape(path)
-
-
-def _utf8_clean(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def ascii_escape(text: str) -> str:
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8 (surrogateescape)
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif not ch.isprintable():
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return '"' + "".join(out) + '"'
-
-
-@record(slots=True)
-class StateSummary:
-    """What the hook needs of one ``workflow-state.md``: its stage and
-    permission, or the reader's error (which blocks)."""
-
-    stage: int | None
-    unlocked: bool = False
-    error: str | None = None
-    hint: str | None = None
-
-    @property
-    def source_edits_allowed(self) -> bool:
-        return self.error is None and self.stage == 4 and self.unlocked
-
-
-@record(slots=True)
-class TicketSide:
-    """A ticket on one side of a change. ``folder`` None: no state file there."""
-
-    folder: str | None
-    blob: str | None = None
-    summary: StateSummary | None = None
-    # Loaded only when the state changes, for the transition check: the state
-    # file's text and the ticket folder's files (name -> text).
-    text: str | None = None
-    files: Mapping[str, str] | None = None
-
-    @property
-    def state_path(self) -> str | None:
-        return f"{self.folder}/{STATE_FILE}" if self.folder else None
-
-
-@record(slots=True)
-class TicketInput:
-    name: str
-    before: TicketSide
-    after: TicketSide
-    # For a state edit that walks past Stage 5: what ftgate.yaml's
-    # ``stage5_evidence`` asks ("verified" or "report") and, when verified,
-    # the findings of the evidence check run on the change's own tree, one
-    # line each (None: the adapter did not run it, which refuses).
-    stage5_evidence: str = "verified"
-    evidence_findings: list[str] | None = None
-
-    @property
-    def state_changed(self) -> bool:
-        return self.before.blob != self.after.blob or self.before.folder != self.after.folder
-
-
-@record(slots=True)
-class Change:
-    """Everything decide() looks at, gathered by an adapter."""
-
-    paths: Sequence[PathChange]
-    tickets: Mapping[str, TicketInput] = field(default_factory=dict)
-    # The branch the change is for (``codex/<ticket>`` names the ticket).
-    branch: str | None = None
-    # A ticket named outright (FTGATE_TICKET); wins over everything else.
-    explicit_ticket: str | None = None
-    # Tickets in progress on the new side, when an adapter listed them.
-    in_progress: Sequence[str] | None = None
-    # The new side's ftgate.yaml, when this change edits it and it is invalid.
-    config_error: str | None = None
-    config_hint: str | None = None
-    # What is judged, for messages: "staged changes", "commit 1a2b3c4".
-    label: str = "change"
-
-
-@record(frozen=True, slots=True)
-class Reason:
-    """One reason a change is refused: where, which rule, what happened, and
-    what would make it pass."""
-
-    path: str
-    rule: str
-    message: str
-    fix: str
-
-
-@record(slots=True)
-class Verdict:
-    allowed: bool
-    reasons: list[Reason]
-    ticket: str | None = None
-    ticket_source: str = ""
-    source_paths: list[PathChange] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-class PolicyLike:
-    """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``)."""
-
-    untracked_source: str
-    ticket: str | None
-
-    def is_source(self, path: str) -> bool:  # pragma: no cover - protocol
-        raise NotImplementedError
+# The adapters import the input types and shared names from here too; the
+# types themselves live in ftgate.policy.types so steps need not import decide.
+__all__ = [
+    "BRANCH_PREFIX", "CONFIG_FILE", "DONE", "IN_PROGRESS", "STATE_FILE", "STATUS_WORDS", "TICKETS", "TICKETS_SLASH",
+    "Change", "Governing", "Needs", "PathChange", "PolicyLike", "Reason", "StateSummary", "TicketInput",
+    "TicketSide", "Verdict", "ascii_escape", "decide", "governing_ticket", "needs", "show_path", "source_changes",
+    "state_changes", "ticket_folders", "ticket_of_path", "touched_tickets",
+]
 
 
 # ------------------------------------------------------------------ helpers
@@ -350,7 +220,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
     ticket = change.tickets.get(name)
     after = ticket.after if ticket else None
     if after is None or after.folder is None:
-        in_progress, done = ticket_folders(name)
+        in_progress, _ = ticket_folders(name)
         deleted = ticket is not None and ticket.before.folder is not None
         what = "is deleted by this change" if deleted else "is not there"
         reasons.append(Reason(f"{in_progress}/{STATE_FILE}", "state-missing",

@@ -9,9 +9,10 @@ semantics) and the matcher here only runs them.
 from __future__ import annotations
 
 import re
-from ftgate.records import record
 
-from ftgate.constants import CONFIG_FILE, TICKETS_SLASH as TICKETS_PREFIX
+from ftgate.constants import CONFIG_FILE
+from ftgate.constants import TICKETS_SLASH as TICKETS_PREFIX
+from ftgate.records import record
 
 __all__ = ["CONFIG_FILE", "TICKETS_PREFIX"]
 

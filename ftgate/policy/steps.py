@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from ftgate.constants import DONE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.errors import ReadError
-from ftgate.policy.decide import DONE, IN_PROGRESS, STATE_FILE, TICKETS, Reason, TicketInput, TicketSide
+from ftgate.policy.types import Reason, TicketInput, TicketSide
 from ftgate.workflow.gates import GateContext, MappingFiles, run_gate
 from ftgate.workflow.model import GateStatus, Permission, Stage, WorkflowState
 from ftgate.workflow.stages import REENTRY_MATRIX, format_path, return_path
@@ -126,8 +127,8 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
     before, after = ticket.before, ticket.after
     name = ticket.name
     if after.folder is None:
-        return [], [f"ticket {name!r}: {before.state_path} is deleted by this change; "
-                    "source changes stay blocked until the ticket has a readable state again"]
+        return [], [(f"ticket {name!r}: {before.state_path} is deleted by this change; "
+                     "source changes stay blocked until the ticket has a readable state again")]
     new_state, error, hint = _read(after)
     if new_state is None:
         return [Reason(_label(after), "state-unreadable", error or "unreadable",
@@ -158,12 +159,12 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
                                  "commit the repaired file locked, then `ftgate unlock`")], []
             earlier = [stage for stage in Stage if stage < new_state.current_stage]
             if earlier:
-                reasons = _chain_reasons(ticket, new_state, earlier)
-                if reasons:
+                chain = _chain_reasons(ticket, new_state, earlier)
+                if chain:
                     return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); its repair "
                                      f"claims Stage {int(new_state.current_stage)}, which its files do not "
                                      "justify (below)",
-                                     "repair the file at the stage its artifacts support")] + reasons, []
+                                     "repair the file at the stage its artifacts support")] + chain, []
             return [], [f"ticket {name!r}: the state file was unreadable before this change and is readable now"]
 
     assert old_state is not None

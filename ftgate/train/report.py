@@ -207,10 +207,8 @@ def template_text(ticket: str) -> str:
 
 def read_or_create(report: Path, ticket: str) -> str:
     if report.exists():
-        try:
-            from ftgate.workflow.fileio import read_text
-        except ImportError:  # pragma: no cover - fileio always ships with the core
-            return report.read_text(encoding="utf-8")
+        from ftgate.workflow.fileio import read_text
+
         return read_text(report)
     return template_text(ticket)
 

@@ -390,16 +390,10 @@ def _write_report(recorder: ev.RunRecorder, config: RunConfig, ticket_path: Path
         metrics = rec.read_json(recorder.path / rec.METRICS_JSON)
         lines = (recorder.path / rec.SAMPLES_JSONL).read_text(encoding="utf-8").splitlines()
         samples = [json.loads(line) for line in lines if line.strip()]
-    try:
-        from ftgate.workflow.fileio import ticket_lock
-    except ImportError:  # pragma: no cover
-        ticket_lock = None
+    from ftgate.workflow.fileio import ticket_lock
+
     report = ticket_path / rec.REPORT_FILE
     criteria = requirements_criteria(ticket_path / rec.REQUIREMENTS_FILE)
-    if ticket_lock is None:
-        update_report(report, run=recorder.data, metrics=metrics, samples=samples or (),
-                      criteria_in_requirements=criteria)
-        return
     with ticket_lock(ticket_path):
         update_report(report, run=recorder.data, metrics=metrics, samples=samples or (),
                       criteria_in_requirements=criteria)

@@ -81,6 +81,21 @@ class MappingFiles:
         return f"{self.display}/{name}"
 
 
+class Stage5Evidence(Protocol):
+    """What the Stage 5 gate needs from the layers above the workflow: the
+    ``stage5_evidence`` mode of ftgate.yaml and the evidence verifier. The
+    adapter that builds the :class:`GateContext` supplies it, so this layer
+    imports neither the config loader nor the evidence package."""
+
+    def mode(self) -> str:
+        """``verified`` or ``report``; asked only when the Stage 5 gate runs."""
+        ...
+
+    def findings(self, folder: Path) -> list[Finding]:
+        """The evidence check's findings for the ticket folder ``folder``."""
+        ...
+
+
 @dataclass(slots=True)
 class GateContext:
     files: TicketFiles
@@ -90,6 +105,9 @@ class GateContext:
     # markdown (Stage 5 evidence); None when judging a git tree.
     folder: Path | None = None
     repo_root: Path | None = None
+    # Needed by the Stage 5 gate whenever ``folder`` is set; without it that
+    # gate refuses rather than pass unverified evidence.
+    evidence: Stage5Evidence | None = None
     _docs: dict[str, md.Document | None] = field(default_factory=dict)
 
     def doc(self, name: str) -> md.Document | None:
@@ -435,14 +453,17 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     # --- Stage 5 evidence (issue 6, owned by ftgate/evidence/verify.py) ---
     # The report's claims count only when the runs behind them verify: hashes
     # of config, data and source recomputed, decisions re-derived, the
-    # report's numbers compared with metrics.json. Lazy import: torch-free,
-    # but only this gate pays for it.
-    if ctx.folder is not None and _stage5_evidence_mode(ctx.repo_root) == "verified":
-        from ftgate.evidence.verify import gate_findings
-
-        out += gate_findings(ctx.folder, root=ctx.repo_root)
+    # report's numbers compared with metrics.json. The verifier and the mode
+    # come from the adapter (ctx.evidence).
+    if ctx.folder is not None:
+        if ctx.evidence is None:
+            out.append(Finding(ctx.files.label("training-validation-report.md"), None,
+                               "the training evidence was not checked: this caller gave the Stage 5 gate no "
+                               "evidence verifier", hint="report this as an ftgate bug"))
+        elif ctx.evidence.mode() == "verified":
+            out += ctx.evidence.findings(ctx.folder)
     # --- end Stage 5 evidence ---
-    if len(out) > reported:
+    if len(out) > reported and ctx.evidence is not None and ctx.evidence.mode() == "verified":
         out.append(Finding("ftgate.yaml", 1, "Stage 5 verifies the evidence of the runs behind the report "
                                              "(`stage5_evidence: verified`, the default)",
                            hint="record the runs with `ftgate train`; a report written by hand with no run "
@@ -499,16 +520,6 @@ def _training_report(ctx: GateContext, doc: md.Document) -> list[Finding]:
                                    hint="a Pass needs every criterion Passed or Waived; otherwise decide Fail and re-enter"))
     out += _no_placeholders(doc)
     return out
-
-
-def _stage5_evidence_mode(repo_root: Path | None) -> str:
-    """``stage5_evidence`` from ftgate.yaml (pydantic loads only here, off
-    the commit hot path)."""
-    if repo_root is None:
-        return "verified"
-    from ftgate.policy.config import load_config
-
-    return load_config(repo_root).stage5_evidence
 
 
 def gate_code_review(ctx: GateContext) -> list[Finding]:

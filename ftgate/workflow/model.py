@@ -18,7 +18,7 @@ class Token(str, Enum):
     """An enum whose values are the exact tokens people write in the files."""
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
     @classmethod
     def tokens(cls) -> tuple[str, ...]:

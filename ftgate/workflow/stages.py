@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ftgate.workflow.model import ReentryClass, Stage
-
 from ftgate.constants import STATE_FILE
+from ftgate.workflow.model import ReentryClass, Stage
 
 __all__ = ["STATE_FILE"]
 

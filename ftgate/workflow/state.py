@@ -108,13 +108,13 @@ def parse_token(enum: type[E], text: str) -> tuple[E, int] | None:
     best: tuple[E, int] | None = None
     for member in enum:
         token = str(member.value)
-        if lowered.startswith(token.lower()) and _LABEL_SEP.match(text[len(token):]):
-            if best is None or len(token) > best[1]:
-                best = (member, len(token))
+        if (lowered.startswith(token.lower()) and _LABEL_SEP.match(text[len(token):])
+                and (best is None or len(token) > best[1])):
+            best = (member, len(token))
     if best is not None:
         rest = text[best[1]:].strip()
         # ``Locked / Unlocked`` is an unfilled choice, not a value.
-        if rest.startswith("/") or rest.startswith("|"):
+        if rest.startswith(("/", "|")):
             return None
     return best
 
@@ -386,7 +386,8 @@ def _read_transitions(table: md.Table) -> list[TransitionRow]:
         values = [_cell(row, c) for c in cols]
         if not re.match(r"^T-\d+$", values[0].strip()):
             continue
-        out.append(TransitionRow(*values, line=row.line))
+        ident, date, frm, to, reason, klass, permission, evidence = values
+        out.append(TransitionRow(ident, date, frm, to, reason, klass, permission, evidence, line=row.line))
     return out
 
 
@@ -404,7 +405,8 @@ def _read_violations(table: md.Table) -> list[ViolationRow]:
         values = [_cell(row, c) for c in cols]
         if not re.match(r"^V-\d+$", values[1].strip()):
             continue
-        out.append(ViolationRow(*values, line=row.line))
+        date, ident, what, detected, action, cleared = values
+        out.append(ViolationRow(date, ident, what, detected, action, cleared, line=row.line))
     return out
 
 
@@ -522,7 +524,7 @@ class StateEditor:
     def _drop_title(self, value: md.Value, old: Stage) -> None:
         """Remove a trailing ``- Stage Title`` label (there is no next stage)."""
         line = self.parsed.doc.line_text(value.span.line)
-        match = re.compile(r"`?\s*[-–—:]?\s*" + re.escape(STAGE_TITLES[old]), re.I).search(line, value.span.end)
+        match = re.compile(r"`?\s*[-–—:]?\s*" + re.escape(STAGE_TITLES[old]), re.IGNORECASE).search(line, value.span.end)
         if match:
             start = match.start() + (1 if match.group(0).startswith("`") else 0)
             self.editor.replace(md.Span(value.span.line, start, match.end()), "")

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS
 from ftgate.errors import FtgateError
 from ftgate.gitdir import current_branch as _current_branch
 from ftgate.gitdir import git_dirs
 from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.stages import STATE_FILE
 from ftgate.workflow.state import StateFile, read_state
-
-from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS
 
 __all__ = ["BRANCH_PREFIX", "DONE", "IN_PROGRESS", "TICKETS"]
 
@@ -170,6 +169,27 @@ class BootstrapValues:
     refresh_result: str = "N/A"
     worktree_path: str = "N/A"
     ticket_branch: str = "N/A"
+
+
+def bootstrap_for_checkout(root: Path, base: str | None) -> BootstrapValues:
+    """The bootstrap record for a ticket started in the current checkout
+    (no worktree of its own): Git mode on the checkout's branch, or Non-Git
+    outside git."""
+    if not (root / ".git").exists():
+        return BootstrapValues()
+    branch = current_branch(root) or "N/A"
+    return BootstrapValues(
+        mode="Git",
+        user_base=base or "N/A",
+        base_remote="N/A",
+        base_branch=base or branch,
+        final_remote="N/A",
+        final_branch=base or branch,
+        refresh_performed="No",
+        refresh_result="not attempted: bootstrapped in the current checkout",
+        worktree_path=str(root),
+        ticket_branch=branch,
+    )
 
 
 def create_ticket(root: Path, name: str, bootstrap: BootstrapValues) -> Ticket:

@@ -18,7 +18,7 @@ from ftgate.workflow import expectations as ex
 from ftgate.workflow import markdown as md
 from ftgate.workflow.fileio import atomic_write_text, read_text, ticket_lock
 from ftgate.workflow.findings import Finding
-from ftgate.workflow.gates import DirFiles, GateContext, run_gate
+from ftgate.workflow.gates import DirFiles, GateContext, Stage5Evidence, run_gate
 from ftgate.workflow.model import (
     GateStatus,
     Permission,
@@ -55,9 +55,11 @@ class Outcome:
         return not self.findings
 
 
-def gate_context(ticket: Ticket, parsed: StateFile) -> GateContext:
+def gate_context(ticket: Ticket, parsed: StateFile, evidence: Stage5Evidence | None = None) -> GateContext:
+    """The gate's view of a ticket on disk; ``evidence`` is what the Stage 5
+    gate verifies the training evidence with (the caller's adapter)."""
     return GateContext(files=DirFiles(ticket.folder, ticket.display), state=parsed.state, ticket=ticket.name,
-                       folder=ticket.folder, repo_root=ticket.root)
+                       folder=ticket.folder, repo_root=ticket.root, evidence=evidence)
 
 
 def next_stage_of(state: WorkflowState) -> Stage | None:
@@ -98,14 +100,14 @@ def _mutate(ticket: Ticket, change: Callable[[StateFile, StateEditor], Outcome],
         return outcome
 
 
-def advance(ticket: Ticket, *, dry_run: bool = False) -> Outcome:
+def advance(ticket: Ticket, *, dry_run: bool = False, evidence: Stage5Evidence | None = None) -> Outcome:
     def change(parsed: StateFile, editor: StateEditor) -> Outcome:
         state = parsed.state
         stage = state.current_stage
         if stage == Stage.HANDOFF:
             raise GateRefused("Stage 8 is the last stage; archive the ticket once the user has verified it",
                               hint=f"ftgate done {ticket.name} --verified-by NAME")
-        findings = run_gate(stage, gate_context(ticket, parsed))
+        findings = run_gate(stage, gate_context(ticket, parsed, evidence))
         target = next_stage_of(state)
         assert target is not None
         if findings:

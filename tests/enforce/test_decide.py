@@ -29,7 +29,8 @@ def change(*paths: d.PathChange, tickets_: dict | None = None, branch: str | Non
     return d.Change(list(paths), tickets_ or {"t": same(2)}, branch=branch, **kw)
 
 
-M = lambda p: d.PathChange("M", p)  # noqa: E731
+def M(path: str) -> d.PathChange:
+    return d.PathChange("M", path)
 
 
 @pytest.mark.parametrize(("paths", "stage", "unlocked", "allowed", "rule"), [

@@ -151,6 +151,7 @@ def test_verify_needs_no_ml_stack(project: Path) -> None:
 
 def test_stage5_gate_runs_the_verifier(project: Path) -> None:
     """`ftgate advance` from 5 judges the evidence, not only the report's words."""
+    from ftgate.evidence.stage5 import RepoEvidence
     from ftgate.workflow.gates import DirFiles, GateContext, gate_training
 
     ticket = tp.ticket_path(project)
@@ -160,7 +161,7 @@ def test_stage5_gate_runs_the_verifier(project: Path) -> None:
 
     def findings() -> list[str]:
         ctx = GateContext(files=DirFiles(ticket, "ticket"), state=None, ticket=tp.TICKET,  # type: ignore[arg-type]
-                          folder=ticket, repo_root=project)
+                          folder=ticket, repo_root=project, evidence=RepoEvidence(project))
         return [f.message for f in gate_training(ctx)]
 
     assert findings() == []

@@ -39,8 +39,8 @@ ACCEPTED = [
     ("h1-headings", "# Current Snapshot\n- Current Stage: `1`\n# Stage Gates\n", 1, "Locked"),
     ("missing-permission-is-locked", "- Current Stage: `4`\n", 4, "Locked"),
     ("checklist-not-stage",
-     "## Current Snapshot\n- Current Stage: `2`\n## Pre-Edit Checklist\n- Current Stage is `4`: `Yes`\n"
-     "- Code Edit Permission is `Unlocked`: `Yes`\n", 2, "Locked"),
+     ("## Current Snapshot\n- Current Stage: `2`\n## Pre-Edit Checklist\n- Current Stage is `4`: `Yes`\n"
+      "- Code Edit Permission is `Unlocked`: `Yes`\n"), 2, "Locked"),
     ("same-value-twice", "- Current Stage: `4`\n\n| Current Stage | 4 |\n", 4, "Locked"),
     ("numbered-list", "1. Current Stage: 7\n2. Code Edit Permission: Locked\n", 7, "Locked"),
     ("comment-ignored", "- Current Stage: 3\n<!--\n- Current Stage: 4\n-->\n", 3, "Locked"),

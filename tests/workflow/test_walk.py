@@ -11,7 +11,7 @@ from ftgate.workflow.model import Stage
 from ftgate.workflow.stages import RULES
 from ftgate.workflow.state import read_state
 
-from .helpers import ftgate, fill
+from .helpers import fill, ftgate
 
 NAME = "color-map"
 
