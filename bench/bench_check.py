@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
-from enforce_helpers import git_env, put_ticket, Repo  # noqa: E402
+from enforce_helpers import Repo, git_env, put_ticket  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work" / "check"
 
@@ -75,8 +75,9 @@ def main() -> int:
         ours.append(timed(check, repo.path, env))
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     m_ours, m_base = statistics.median(ours), statistics.median(base)
+    git_version = subprocess.run(["git", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"python {platform.python_version()}, {subprocess.run(['git', '--version'], capture_output=True, text=True).stdout.strip()}")
+          f"python {platform.python_version()}, {git_version}")
     print(f"repo: {args.files} files, {args.staged} staged; {args.runs} runs each")
     print(f"python -c pass  median {m_base * 1000:.1f} ms")
     print(f"ftgate check    median {m_ours * 1000:.1f} ms  (ratio {m_ours / m_base:.2f}x)")

@@ -123,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         f, n_ftgate = _time_ftgate(config)
         ftgate_times.append(f)
     trl_median, ftgate_median = statistics.median(trl_times), statistics.median(ftgate_times)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {sys.version.split()[0]}")
     print(f"rows: {args.rows} conversations, rounds: {args.rounds}")
     print(f"TRL _prepare_dataset: median {trl_median:.2f}s  runs {[round(t, 2) for t in trl_times]}  rows out {n_trl}")
-    print(f"ftgate data prepare:  median {ftgate_median:.2f}s  runs {[round(t, 2) for t in ftgate_times]}  rows out {n_ftgate}")
+    print(f"ftgate data prepare:  median {ftgate_median:.2f}s  runs {[round(t, 2) for t in ftgate_times]}  "
+          f"rows out {n_ftgate}")
     ratio = ftgate_median / trl_median
     print(f"ratio ftgate / TRL: {ratio:.2f} (target <= 1.5)")
     return 0 if ratio <= 1.5 else 1

@@ -88,7 +88,8 @@ def main() -> int:
         bare.append(run(plumbing, repo, stdin, env))
         ours.append(run(hook, repo, stdin, env))
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    small = count_git_processes(repo, f"{base} {repo.out('rev-list', '-n1', head + '~' + str(args.commits - 10))} refs/heads/main\n")
+    short_tip = repo.out("rev-list", "-n1", head + "~" + str(args.commits - 10))
+    small = count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n")
     large = count_git_processes(repo, stdin)
     m_ours, m_bare = statistics.median(ours), statistics.median(bare)
     print(f"push of {args.commits} new commits, {args.runs} runs each")

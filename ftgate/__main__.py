@@ -1,7 +1,8 @@
 """The ``ftgate`` entry point.
 
 Git hooks call ``ftgate check`` and ``ftgate hook ...`` on every commit and
-push, so those two dispatch straight to lean adapters that import neither
+push, and coding agents call ``ftgate agent hook`` on every tool use, so those
+dispatch straight to lean adapters that import neither
 click nor pydantic; everything else goes through the click CLI.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-_FAST_COMMANDS = ("check", "hook")
+_FAST_COMMANDS = ("check", "hook", "agent")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

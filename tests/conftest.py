@@ -1,35 +1,49 @@
-"""Shared test set-up: no network, no model hub, no dependence on the
-machine's git configuration."""
+"""Shared test set-up: no network, no model hub, one git config for the whole
+suite (:mod:`tests.support.isolation`), and the ``train`` marker that skips the
+trainer's tests where the ``train`` extra is not installed."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
 
-# Set before any test module imports transformers or runs git.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-for key, value in {
-    "GIT_AUTHOR_NAME": "ftgate tests",
-    "GIT_AUTHOR_EMAIL": "tests@ftgate.invalid",
-    "GIT_COMMITTER_NAME": "ftgate tests",
-    "GIT_COMMITTER_EMAIL": "tests@ftgate.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-}.items():
-    os.environ[key] = value
-os.environ.pop("FTGATE_TICKET", None)
+from tests.support import isolation
+
+# At import, not in a fixture: collection may already import transformers or
+# run git, and both must see the isolated environment.
+isolation.isolate()
+
+# What the trainer's tests import, directly or through ftgate.train.
+TRAIN_EXTRA = ("torch", "transformers", "trl", "peft", "datasets", "accelerate")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _isolated_git_config(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A private global git config: default branch `main`, no user hooks."""
-    config = tmp_path_factory.mktemp("gitconfig") / "config"
-    config.write_text("[init]\n\tdefaultBranch = main\n[protocol \"file\"]\n\tallow = always\n")
-    os.environ["GIT_CONFIG_GLOBAL"] = str(config)
+def missing_train_extra() -> list[str]:
+    missing = []
+    for name in TRAIN_EXTRA:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except ImportError:
+            found = False
+        if not found:
+            missing.append(name)
+    return missing
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    isolation.cleanup()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = missing_train_extra()
+    if not missing:
+        return
+    skip = pytest.mark.skip(reason=f"needs the train extra ({', '.join(missing)} not importable): "
+                                   "pip install -e '.[train]'")
+    for item in items:
+        if item.get_closest_marker("train") is not None:
+            item.add_marker(skip)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -16,6 +16,18 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test_command in ci
 
 
+def test_ci_runs_the_documented_lint_step_after_the_tests() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```sh\n(.+?)\n```", readme)
+    assert "scripts/lint" in commands
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    test_command = next(c for c in commands if "pytest" in c)
+    # After the tests, under `set -e`, so a lint failure fails CI.
+    assert ci.index("scripts/lint") > ci.index(test_command)
+    assert "set -euo pipefail" in ci
+    assert (ROOT / "scripts" / "lint").stat().st_mode & 0o111
+
+
 def test_quick_start_runs_the_demo() -> None:
     readme = (ROOT / "README.md").read_text()
     assert any(c.endswith("ftgate demo") for c in re.findall(r"```sh\n(.+?)\n```", readme))

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "install": "ftgate.cli.enforce_commands:install",
     "doctor": "ftgate.cli.enforce_commands:doctor",
     "config": "ftgate.cli.enforce_commands:config",
+    "agent": "ftgate.cli.agent_commands:agent",
     # worktrees
     "worktree": "ftgate.cli.worktree_commands:worktree",
     # trainer (needs the `train` extra)

@@ -1,4 +1,4 @@
-"""The hooks' entry: ``ftgate check`` and ``ftgate hook ...`` without click.
+"""The hooks' entry: ``ftgate check``, ``ftgate hook ...`` and ``ftgate agent hook`` without click.
 
 Called by ``ftgate.__main__`` before the click CLI loads. It handles the
 argument shapes git hooks use and returns None for anything else (options it
@@ -24,6 +24,11 @@ def run_fast(args: Sequence[str]) -> int | None:
         from ftgate.git import precommit
 
         return precommit.main(args[1:])
+    if args[0] == "agent" and len(args) >= 2 and args[1] == "hook":
+        from ftgate.agents import hook as agent_hook
+
+        parsed = agent_hook.parse_args(args[2:])
+        return None if isinstance(parsed, str) else agent_hook.main(args[2:])
     if args[0] != "hook" or len(args) < 2:
         return None
     name, rest = args[1], args[2:]

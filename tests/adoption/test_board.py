@@ -14,8 +14,7 @@ import pytest
 
 from ftgate.workflow.model import GateStatus, Permission, Stage
 from ftgate.workflow.state import StateEditor, read_state
-
-from .conftest import Repo
+from tests.support.adoption import Repo
 
 DAY = 86400
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, Repo
+from tests.support.adoption import ROOT, Repo
 
 WORKFLOW = ROOT / "examples" / "github-actions" / "ftgate.yml"
 ZERO = "0" * 40

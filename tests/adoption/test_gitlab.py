@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import ROOT, Repo
+from tests.support.adoption import ROOT, Repo
 
 SCRIPT = ROOT / "examples" / "gitlab" / "make-hooks-tarball.sh"
 CI_FILE = ROOT / "examples" / "gitlab" / ".gitlab-ci.yml"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import BIN, ROOT, Repo
+from tests.support.adoption import BIN, ROOT, Repo
 
 EXAMPLES = ROOT / "examples" / "hook-managers"
 REFUSAL = "source may change only at Stage 4"

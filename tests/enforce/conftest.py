@@ -3,7 +3,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from enforce_helpers import Repo, git_env, init_repo
+
+from tests.support.gitrepo import Repo, git_env, init_repo
 
 
 @pytest.fixture

@@ -7,22 +7,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enforce_helpers import (
-    FILES_UP_TO_4,
-    IMPLEMENTATION_READY,
-    PLAN_CURRENT,
-    REPORT_READY,
-    Repo,
-    fill_ticket,
-    state_text,
-)
-from test_server import make_server, push
-
 from ftgate.policy import decide as d
 from ftgate.policy.compiled import Policy
 from ftgate.policy.config import Config
 from ftgate.workflow.model import GateStatus, Stage
 from ftgate.workflow.state import StateEditor, read_state
+from tests.support.gitrepo import Repo
+from tests.support.server import make_server, push
+from tests.support.tickets import (
+    FILES_UP_TO_4,
+    IMPLEMENTATION_READY,
+    PLAN_CURRENT,
+    REPORT_READY,
+    fill_ticket,
+    state_text,
+)
 
 POLICY = Policy(Config().matcher)
 F = "tickets/in-progress/t"

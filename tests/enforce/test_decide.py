@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from enforce_helpers import INVESTIGATION_CURRENT, PLAN_CURRENT, state_text
 
 from ftgate.policy import decide as d
 from ftgate.policy.compiled import Policy
 from ftgate.policy.config import Config
 from ftgate.workflow.model import ReentryClass, Stage
 from ftgate.workflow.state import StateEditor, read_state
+from tests.support.tickets import INVESTIGATION_CURRENT, PLAN_CURRENT, state_text
 
 POLICY = Policy(Config().matcher)
 ALLOW = Policy(Config(untracked_source="allow").matcher, untracked_source="allow")

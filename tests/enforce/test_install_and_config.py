@@ -8,11 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from enforce_helpers import Repo, init_repo, put_ticket
 
 from ftgate.errors import FtgateError
 from ftgate.git.install import install_hooks, protection_status
 from ftgate.policy.config import Config, load_config, parse_config
+from tests.support.gitrepo import Repo, init_repo
+from tests.support.tickets import put_ticket
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from enforce_helpers import PLAN_CURRENT, Repo, edit_state, init_repo, put_ticket
 
 from ftgate.workflow.model import Permission
+from tests.support.gitrepo import Repo, init_repo
+from tests.support.tickets import PLAN_CURRENT, edit_state, put_ticket
 
 
 def ticket_at(repo: Repo, stage: int, *, unlocked: bool = False, name: str = "t") -> str:

@@ -5,45 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from enforce_helpers import Repo, edit_state, put_ticket
-
 from ftgate.workflow.model import Stage
-
-
-def make_server(tmp_path: Path, env: dict[str, str], *, hook: str = "update", stage: int | None = None,
-                unlocked: bool = False) -> tuple[Repo, Repo]:
-    """A bare server and a clone. The ticket (hand-made at ``stage``) is
-    pushed before the hook is installed: its state is test set-up, not a
-    step the server should judge."""
-    bare = Repo(tmp_path / "server.git", env)
-    bare.path.mkdir()
-    bare.git("init", "-q", "--bare", "-b", "main")
-    work = Repo(tmp_path / "clone", env)
-    Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
-    work.write("README.md", "# demo\n")
-    work.write("src/train.py", "print('train')\n")
-    work.commit("initial")
-    if stage is not None:
-        seed_ticket(work, stage, unlocked=unlocked)
-    work.git("push", "-q", "origin", "main")
-    proc = work.ftgate("install", "--server", str(bare.path), "--hook", hook)
-    assert proc.returncode == 0, proc.stderr
-    return bare, work
-
-
-def push(work: Repo, *refspecs: str, extra: tuple[str, ...] = ("--no-verify",), env: dict[str, str] | None = None):
-    import subprocess
-
-    return subprocess.run(["git", "push", *extra, "origin", *refspecs], cwd=work.path, env=env or work.env,
-                          capture_output=True, text=True)
-
-
-def seed_ticket(work: Repo, stage: int, *, unlocked: bool = False, name: str = "t") -> str:
-    folder = put_ticket(work, name, stage, unlocked=unlocked)
-    work.commit(f"ticket {name} at {stage}", folder)
-    return folder
-
-
+from tests.support.gitrepo import Repo
+from tests.support.server import make_server, push, seed_ticket
+from tests.support.tickets import edit_state
 
 
 def test_no_verify_commit_at_stage_2_is_refused_by_server_and_ci(tmp_path: Path, env: dict[str, str]) -> None:
@@ -232,7 +197,7 @@ def test_a_long_push_is_judged_commit_by_commit(tmp_path: Path, env: dict[str, s
     """1,000 commits in one push: the ticket is locked part-way and one
     later commit edits source. Facts are carried from parent to child, so
     this checks that carrying never skips a commit or a state change."""
-    from enforce_helpers import state_text
+    from tests.support.tickets import state_text
 
     bare, work = make_server(tmp_path, env, hook="pre-receive", stage=4, unlocked=True)
     base = work.head()

@@ -18,51 +18,22 @@ Fixtures other test files can use:
   (simple arithmetic chats in the ``messages`` format, unique per ``i``) and
   ``rows.write_jsonl(path, rows)`` (strings are written as raw lines).
 
-Every test here runs with the hub offline: nothing may download.
+Every test here runs with the hub offline (``tests.support.isolation``):
+nothing may download. Nothing here imports torch at import time, so without
+the ``train`` extra these tests are collected and skipped, not errored.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-# Before transformers/datasets import: no network, no telemetry, and a cache
-# that is not the user's.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ["TRANSFORMERS_OFFLINE"] = "1"
-os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="ftgate-test-datasets-"))
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-pytest.importorskip("torch", reason="trainer tests need the train extra")
-
-
-def conversation(i: int) -> dict[str, Any]:
-    return {
-        "messages": [
-            {"role": "user", "content": f"What is {i} plus {i + 1}?"},
-            {"role": "assistant", "content": f"{i} plus {i + 1} is {2 * i + 1}."},
-        ]
-    }
-
-
-def conversations(n: int, start: int = 0) -> list[dict[str, Any]]:
-    return [conversation(i) for i in range(start, start + n)]
-
-
-def write_jsonl(path: Path, rows: list[Any]) -> Path:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
-    return path
+from tests.support.trainer import conversation, conversations, write_jsonl
 
 
 @pytest.fixture(scope="session")
@@ -125,8 +96,6 @@ def write_run(tiny_model_dir: Path, tmp_path: Path) -> Callable[..., Path]:
             config["template"] = "template.jinja"
         config = _merge(config, overrides or {})
         path = folder / "run.yaml"
-        import yaml
-
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path
 

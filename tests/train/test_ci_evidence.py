@@ -10,11 +10,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl")
-pytest.importorskip("peft")
-
-import trainer_project as tp  # noqa: E402
-
+import tests.support.trainer as tp
 from ftgate.git import ci  # noqa: E402
 
 pytestmark = pytest.mark.train

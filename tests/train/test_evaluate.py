@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("transformers")
-
-import trainer_project as tp  # noqa: E402
-
+import tests.support.trainer as tp
 from ftgate.train import evaluate as evl  # noqa: E402
 from ftgate.train.eval_config import EvaluationConfig, GenerationSettings  # noqa: E402
 

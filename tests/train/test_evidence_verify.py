@@ -11,11 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("trl")
-pytest.importorskip("peft")
-
-import trainer_project as tp  # noqa: E402
-
+import tests.support.trainer as tp
 from ftgate.cli.main import run_cli  # noqa: E402
 from ftgate.evidence.verify import verify_ticket  # noqa: E402
 

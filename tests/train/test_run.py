@@ -13,11 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("trl")
-pytest.importorskip("peft")
-
-import trainer_project as tp  # noqa: E402
-
+import tests.support.trainer as tp
 from ftgate.errors import FtgateError  # noqa: E402
 from ftgate.evidence import record as rec  # noqa: E402
 from ftgate.evidence.verify import verify_ticket  # noqa: E402

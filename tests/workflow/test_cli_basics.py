@@ -12,8 +12,7 @@ import pytest
 
 from ftgate.errors import FtgateError
 from ftgate.workflow.fileio import ticket_lock
-
-from .helpers import ftgate
+from tests.support.cli import ftgate
 
 BAD_NAMES = ["../escape", "a/b", ".hidden", "-dash", "Upper", "has space", "trailing.lock", "a..b", "", "x" * 101,
              "semi;colon", "end."]
@@ -112,8 +111,7 @@ def test_advance_waits_for_the_ticket_lock(capsys, tmp_path: Path) -> None:
 
     from ftgate.workflow.model import Stage
     from ftgate.workflow.state import read_state
-
-    from .helpers import fill
+    from tests.support.tickets import fill
 
     assert ftgate(capsys, tmp_path, "ticket", "new", "race").code == 0
     folder = tmp_path / "tickets/in-progress/race"

@@ -13,9 +13,8 @@ from ftgate.workflow.findings import Finding
 from ftgate.workflow.gates import DirFiles, GateContext, gate_training
 from ftgate.workflow.model import Stage
 from ftgate.workflow.tickets import resolve_ticket
-
-from .helpers import fill
-from .helpers import ftgate as run_ftgate
+from tests.support.cli import ftgate as run_ftgate
+from tests.support.tickets import fill
 
 PACKAGE = Path(ftgate.__file__).parent
 ABOVE_POLICY = ("ftgate.evidence", "ftgate.git", "ftgate.agents", "ftgate.train", "ftgate.cli")

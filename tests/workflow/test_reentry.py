@@ -10,8 +10,9 @@ import pytest
 from ftgate.workflow.model import GateStatus, ReentryClass, Stage
 from ftgate.workflow.stages import REENTRY_MATRIX
 from ftgate.workflow.state import read_state
+from tests.support.cli import ftgate
+from tests.support.tickets import fill
 
-from .helpers import fill, ftgate
 from .test_walk import NAME, walk_to
 
 TRIGGERS = (Stage.IMPLEMENTATION, Stage.TRAINING, Stage.CODE_REVIEW, Stage.DOCS_SYNC)

@@ -10,8 +10,8 @@ import pytest
 from ftgate.workflow.model import Stage
 from ftgate.workflow.stages import RULES
 from ftgate.workflow.state import read_state
-
-from .helpers import fill, ftgate
+from tests.support.cli import ftgate
+from tests.support.tickets import fill
 
 NAME = "color-map"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from ftgate.workflow.model import GateStatus, Stage
 from ftgate.workflow.state import StateEditor, read_state
-
-from .conftest import Repos, branches, ftgate, git
+from tests.support.cli import ftgate
+from tests.support.gitrepo import Repos, branches, git
 
 NAME = "t1"
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from .conftest import Repos, ftgate, git
+from tests.support.cli import ftgate
+from tests.support.gitrepo import Repos, git
 
 
 def _commit(path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from .conftest import Repos, branches, ftgate, git, worktrees
+from tests.support.cli import ftgate
+from tests.support.gitrepo import Repos, branches, git, worktrees
 
 
 def _new(capsys, repo: Path, name: str) -> Path:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
 
-from .conftest import Repos, branches, commit_file, ftgate, git, record, state_text, worktrees
+from tests.support.cli import ftgate
+from tests.support.gitrepo import Repos, branches, commit_file, git, worktrees
+from tests.support.tickets import bootstrap_record as record
+from tests.support.tickets import worktree_state_text as state_text
 
 
 def test_clone_cuts_from_the_refreshed_remote_default_branch(capsys, repos: Repos) -> None:
@@ -183,7 +185,7 @@ def test_bad_names_are_refused_before_anything_exists(capsys, repos: Repos, bad:
     assert run.code == 2, run
     assert "ticket name" in run.err
     assert branches(clone) == ["main"] and len(worktrees(clone)) == 1
-    assert sorted(p.name for p in repos.tmp.iterdir()) == ["clone", "gitconfig", "seed", "server.git"]
+    assert sorted(p.name for p in repos.tmp.iterdir()) == ["clone", "seed", "server.git"]
 
 
 def test_path_that_is_a_file_leaves_no_orphan_branch(capsys, repos: Repos) -> None:

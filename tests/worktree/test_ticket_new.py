@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import Repos, branches, ftgate, record, worktrees
+from tests.support.cli import ftgate
+from tests.support.gitrepo import Repos, branches, worktrees
+from tests.support.tickets import bootstrap_record as record
 
 
 def test_in_git_it_makes_the_ticket_worktree(capsys, repos: Repos) -> None:

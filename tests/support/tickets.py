@@ -1,95 +1,18 @@
-"""Real git repositories for the enforcement tests: no mocks of git, hooks
-or the pre-commit framework."""
+"""Ticket contents for tests: filled-in artifacts whose gates pass, state
+files at a chosen stage, and the example ticket ftgate ships."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from dataclasses import dataclass
+import string
+from collections.abc import Callable
+from importlib import resources
 from pathlib import Path
 
-from ftgate.workflow.model import GateStatus, Permission, Stage
+from ftgate.workflow.model import BootstrapRecord, GateStatus, Permission, Stage
+from ftgate.workflow.stages import RULES
 from ftgate.workflow.state import StateEditor, read_state
 from ftgate.workflow.tickets import BootstrapValues, render_template
-
-PYTHON = sys.executable
-
-
-def git_env(home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "FTGATE_", "GITHUB_", "GL_"))}
-    home.mkdir(parents=True, exist_ok=True)
-    gitconfig = home / "gitconfig"
-    if not gitconfig.exists():
-        gitconfig.write_text("[init]\n\tdefaultBranch = main\n[user]\n\tname = Test\n\temail = t@example.com\n"
-                             "[protocol \"file\"]\n\tallow = always\n[advice]\n\tdetachedHead = false\n")
-    env.update({
-        "GIT_CONFIG_GLOBAL": str(gitconfig),
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "t@example.com",
-        "HOME": str(home),
-        # Hooks installed by the tests call this interpreter's ftgate.
-        "PATH": str(Path(PYTHON).parent) + os.pathsep + env.get("PATH", ""),
-        "PRE_COMMIT_HOME": str(home / "pre-commit-cache"),
-    })
-    return env
-
-
-@dataclass
-class Repo:
-    path: Path
-    env: dict[str, str]
-
-    def git(self, *args: str, check: bool = True, input: str | bytes | None = None) -> subprocess.CompletedProcess:
-        data = input.encode() if isinstance(input, str) else input
-        proc = subprocess.run(["git", *args], cwd=self.path, env=self.env, input=data, capture_output=True)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n"
-                                 f"{proc.stdout.decode(errors='replace')}\n{proc.stderr.decode(errors='replace')}")
-        return proc
-
-    def out(self, *args: str) -> str:
-        return self.git(*args).stdout.decode().strip()
-
-    def ftgate(self, *args: str, input: str | None = None, env: dict[str, str] | None = None
-               ) -> subprocess.CompletedProcess:
-        return subprocess.run([PYTHON, "-m", "ftgate", *args], cwd=self.path, env=env or self.env,
-                              input=input, capture_output=True, text=True)
-
-    def write(self, rel: str, text: str | bytes) -> Path:
-        path = self.path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
-        return path
-
-    def commit(self, message: str, *paths: str, verify: bool = False) -> subprocess.CompletedProcess:
-        """Stage ``paths`` (all changes when none) and commit; hooks skipped
-        unless ``verify``."""
-        if paths:
-            self.git("add", "-A", "--", *paths)
-        else:
-            self.git("add", "-A")
-        args = ["commit", "-q", "--allow-empty", "-m", message]
-        if not verify:
-            args.append("--no-verify")
-        return self.git(*args, check=not verify)
-
-    def head(self) -> str:
-        return self.out("rev-parse", "HEAD")
-
-
-def init_repo(path: Path, env: dict[str, str]) -> Repo:
-    path.mkdir(parents=True, exist_ok=True)
-    repo = Repo(path, env)
-    repo.git("init", "-q", "-b", "main")
-    return repo
-
-
-# ---------------------------------------------------------------- tickets
+from tests.support.gitrepo import Repo
 
 INVESTIGATION_CURRENT = """# Investigation Notes
 
@@ -187,7 +110,7 @@ def put_ticket(repo: Repo, name: str, stage: int, *, unlocked: bool = False, whe
     return folder
 
 
-def edit_state(repo: Repo, folder: str, change) -> None:
+def edit_state(repo: Repo, folder: str, change: Callable[[StateEditor], None]) -> None:
     path = repo.path / folder / "workflow-state.md"
     parsed = read_state(path.read_text(encoding="utf-8"), "workflow-state.md")
     editor = StateEditor(parsed)
@@ -291,3 +214,25 @@ def fill_ticket(repo: Repo, folder: str, upto: int) -> None:
 
 FILES_UP_TO_4 = {"investigation-notes.md": INVESTIGATION_CURRENT, "requirements.md": REQUIREMENTS_READY,
                  "implementation-plan.md": PLAN_CURRENT}
+
+
+def example(name: str, ticket: str) -> str:
+    """The filled-in artifact of ftgate's example ticket."""
+    text = resources.files("ftgate.examples").joinpath("ticket", name).read_text(encoding="utf-8")
+    return string.Template(text).safe_substitute(ticket=ticket)
+
+
+def fill(folder: Path, stage: Stage, ticket: str) -> None:
+    """Write what the person working on ``stage`` would write."""
+    name = RULES[stage].artifact
+    if stage == Stage.BOOTSTRAP:
+        return
+    (folder / name).write_text(example(name, ticket), encoding="utf-8")
+
+
+def worktree_state_text(worktree: Path, name: str) -> str:
+    return (worktree / "tickets" / "in-progress" / name / "workflow-state.md").read_text()
+
+
+def bootstrap_record(worktree: Path, name: str) -> BootstrapRecord:
+    return read_state(worktree_state_text(worktree, name), "workflow-state.md").state.bootstrap

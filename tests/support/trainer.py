@@ -10,18 +10,15 @@ a few dozen LoRA steps do.
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+from tests.support.gitrepo import git
 
 TICKET = "color-map"
 MAPPING = {"red": "apple", "blue": "sky", "green": "grass", "yellow": "sun", "white": "snow", "black": "night"}
@@ -47,14 +44,6 @@ REQUIREMENTS = """\
 _CACHE: dict[str, Path] = {}
 
 
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=root, check=True, capture_output=True, text=True,
-        env={**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-             "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"},
-    ).stdout
-
-
 def sft_rows(numbers: range, seed: int) -> list[dict[str, Any]]:
     rows = [{"messages": [{"role": "user", "content": f"{word} {n}"},
                           {"role": "assistant", "content": thing}]}
@@ -72,9 +61,26 @@ def dpo_rows(numbers: range, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    """Rows as JSON lines; a string row is written as a raw line (for tests of
+    malformed input)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def conversation(i: int) -> dict[str, Any]:
+    """A simple arithmetic chat in the ``messages`` format, unique per ``i``."""
+    return {
+        "messages": [
+            {"role": "user", "content": f"What is {i} plus {i + 1}?"},
+            {"role": "assistant", "content": f"{i} plus {i + 1} is {2 * i + 1}."},
+        ]
+    }
+
+
+def conversations(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [conversation(i) for i in range(start, start + n)]
 
 
 def tiny_model(base: Path) -> Path:
@@ -191,7 +197,7 @@ def ticket_path(root: Path) -> Path:
     return root / "tickets" / "in-progress" / TICKET
 
 
-def session_base(factory: Any) -> Path:
+def session_base(factory: pytest.TempPathFactory) -> Path:
     """One folder per test session for the shared model and reference runs."""
     if "base" not in _CACHE:
         _CACHE["base"] = factory.mktemp("trainer-session")
