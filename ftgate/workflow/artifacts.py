@@ -463,7 +463,8 @@ def read_run_registry(doc: md.Document) -> list[RegistryRow]:
             if status_text and parsed is None:
                 raise ReadError(doc.path, (row.line,),
                                 f"run {run.text} status is {status_text!r}, expected one of {expect_tokens(RunStatus)}")
-            cells = {table.header[i]: (row.cells[i].text if i < len(row.cells) else "") for i in range(len(table.header))}
+            cells = {table.header[i]: (row.cells[i].text if i < len(row.cells) else "")
+                     for i in range(len(table.header))}
             out.append(RegistryRow(run.text, parsed[0] if parsed else None, row.line, cells))
     return out
 

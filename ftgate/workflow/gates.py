@@ -147,7 +147,8 @@ def _need_status(ctx: GateContext, doc: md.Document, enum: type[E], wanted: tupl
         return [Finding(doc.path, _status_anchor(doc), f"no status line; the Stage {int(stage)} gate needs {names}",
                         hint=f"add `- Current Status: `{wanted[0].value}`` under `## Document Status`")]
     if status[0] not in wanted:
-        return [Finding(doc.path, status[1], f"status is `{status[0].value}`; the Stage {int(stage)} gate needs {names}",
+        return [Finding(doc.path, status[1],
+                        f"status is `{status[0].value}`; the Stage {int(stage)} gate needs {names}",
                         hint=f"write `{wanted[0].value}` once the stage's work is done")]
     return []
 
@@ -359,7 +360,8 @@ def gate_requirements(ctx: GateContext) -> list[Finding]:
             out.append(Finding(doc.path, criterion.line, f"{criterion.ident} does not name the requirement it serves",
                                hint="add the R- id on the same line, e.g. `SC-001 (R-001)`"))
         elif requirements and criterion.requirement not in requirements:
-            out.append(Finding(doc.path, criterion.line, f"{criterion.ident} names {criterion.requirement}, which is not defined",
+            out.append(Finding(doc.path, criterion.line,
+                               f"{criterion.ident} names {criterion.requirement}, which is not defined",
                                hint=f"define {criterion.requirement} under the requirements, or name another"))
     baseline = ex.REQUIREMENTS_BASELINE
     heading, text = art.section_text(doc, *baseline.names)
@@ -487,7 +489,8 @@ def _training_report(ctx: GateContext, doc: md.Document) -> list[Finding]:
                            hint="add | RUN-001 | evaluator | metric | result | baseline | delta | notes |"))
     for metric in metrics:
         if not metric.baseline or not metric.delta or art.placeholder(metric.baseline) or art.placeholder(metric.delta):
-            out.append(Finding(doc.path, metric.line, f"metric {metric.metric!r} of {metric.run_id} has no baseline or delta",
+            out.append(Finding(doc.path, metric.line,
+                               f"metric {metric.metric!r} of {metric.run_id} has no baseline or delta",
                                hint="every result is compared with the baseline"))
     closure = {row.criterion: row for row in art.read_sc_closure(doc)}
     requirements = ctx.doc("requirements.md")
@@ -517,7 +520,8 @@ def _training_report(ctx: GateContext, doc: md.Document) -> list[Finding]:
             if row is not None and row.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
                 out.append(Finding(doc.path, row.line,
                                    f"Stage 5 Decision is Pass but {ident} is {row.decision.value}",
-                                   hint="a Pass needs every criterion Passed or Waived; otherwise decide Fail and re-enter"))
+                                   hint="a Pass needs every criterion Passed or Waived; "
+                                        "otherwise decide Fail and re-enter"))
     out += _no_placeholders(doc)
     return out
 
@@ -532,7 +536,8 @@ def gate_code_review(ctx: GateContext) -> list[Finding]:
     out += _need_checks(doc, ex.REVIEW_CHECKS, ReviewResult, ReviewResult.PASS, "mandatory check", checks)
     out += _need_decision(doc, Stage.CODE_REVIEW)
     if ctx.state.permission != Permission.LOCKED:
-        out.append(Finding(ctx.files.label("workflow-state.md"), None, "code review must happen with source edits locked",
+        out.append(Finding(ctx.files.label("workflow-state.md"), None,
+                           "code review must happen with source edits locked",
                            hint="ftgate lock"))
     out += _no_placeholders(doc)
     return out

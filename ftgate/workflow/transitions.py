@@ -303,7 +303,8 @@ def done(ticket: Ticket, verified_by: str) -> Outcome:
         # Recorded after the move, in the archived copy: the line then says
         # what has happened, never what is about to.
         archived = target / "handoff-summary.md"
-        atomic_write_text(archived, mark_handoff(read_text(archived), f"{TICKETS}/{DONE}/{ticket.name}/handoff-summary.md",
+        atomic_write_text(archived, mark_handoff(read_text(archived),
+                                                 f"{TICKETS}/{DONE}/{ticket.name}/handoff-summary.md",
                                                  {ex.HANDOFF_MOVED.name: "Yes"}))
     return Outcome(ticket.name, f"verified by {verified_by.strip()}; archived to {TICKETS}/{DONE}/{ticket.name}",
                    written=[f"{TICKETS}/{DONE}/{ticket.name}"])

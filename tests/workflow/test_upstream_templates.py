@@ -21,8 +21,7 @@ from ftgate.workflow import markdown as md
 from ftgate.workflow.model import DocStatus, ImplementationStatus, Stage
 from ftgate.workflow.stages import RULES
 from ftgate.workflow.state import read_state
-
-from .helpers import Run, ftgate
+from tests.support.cli import Run, ftgate
 
 NAME = "intent-router-sft"
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
