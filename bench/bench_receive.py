@@ -21,8 +21,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
-from enforce_helpers import Repo, git_env, put_ticket  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.gitrepo import Repo, git_env  # noqa: E402
+from tests.support.tickets import put_ticket  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work" / "receive"
 
@@ -52,7 +53,7 @@ def build(commits: int) -> tuple[Repo, str, str]:
 
 def run(cmd: list[str], repo: Repo, stdin: str, env: dict[str, str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=repo.path, env=env, input=stdin.encode(), capture_output=True)
+    proc = subprocess.run(cmd, check=False, cwd=repo.path, env=env, input=stdin.encode(), capture_output=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise SystemExit(f"{cmd} failed: {proc.stderr.decode()[-2000:]}")
@@ -80,8 +81,8 @@ def main() -> int:
     stdin = f"{base} {head} refs/heads/main\n"
     env = repo.env
     hook = [sys.executable, "-m", "ftgate", "hook", "pre-receive"]
-    plumbing = ["sh", "-c", f"git rev-list --parents --reverse --topo-order {head} --not --all "
-                f"| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null"]
+    plumbing = ["sh", "-c", (f"git rev-list --parents --reverse --topo-order {head} --not --all "
+                             "| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null")]
     run(hook, repo, stdin, env)  # warm caches
     ours, bare = [], []
     for _ in range(args.runs):

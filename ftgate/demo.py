@@ -25,6 +25,7 @@ from importlib import resources
 from importlib.util import find_spec
 from pathlib import Path
 
+from ftgate import proc
 from ftgate.errors import FtgateError
 from ftgate.workflow.model import Stage
 from ftgate.workflow.stages import RULES
@@ -71,9 +72,16 @@ class Demo:
         self.echo(f"   {text}")
 
     def run(self, argv: list[str], *, shown: str, expect: int | None = 0, quiet: bool = False) -> str:
+        self._prompt(shown)
+        result = subprocess.run(argv, check=False, cwd=self.cwd, capture_output=True, text=True, env=self.env)
+        return self._show(shown, result, expect=expect, quiet=quiet)
+
+    def _prompt(self, shown: str) -> None:
         where = os.path.relpath(self.cwd, self.base)
         self.echo(f"[{where}]$ {shown}")
-        result = subprocess.run(argv, cwd=self.cwd, capture_output=True, text=True, env=self.env)
+
+    def _show(self, shown: str, result: subprocess.CompletedProcess[str], *, expect: int | None,
+              quiet: bool = False) -> str:
         output = (result.stdout + result.stderr).rstrip()
         lines = output.splitlines()
         if quiet and len(lines) > 12:
@@ -89,7 +97,12 @@ class Demo:
                         expect=expect, quiet=quiet)
 
     def git(self, *args: str, expect: int | None = 0) -> str:
-        return self.run(["git", *args], shown=shlex.join(["git", *args]), expect=expect)
+        # Through ftgate's one git runner: what a user types, in the demo's
+        # environment, with nothing inherited that points git elsewhere.
+        shown = "git " + shlex.join(args)
+        self._prompt(shown)
+        result = proc.text(proc.run(args, cwd=self.cwd, ok_codes=None, base_env=self.env))
+        return self._show(shown, result, expect=expect)
 
     def commit(self, message: str, *paths: str) -> None:
         self.git("add", "--", *(paths or (".",)))
@@ -105,7 +118,7 @@ class Demo:
     def edit(self, name: str, old: str, new: str) -> None:
         path = self.folder / name
         text = path.read_text(encoding="utf-8")
-        changed = re.sub(old, new, text, count=1, flags=re.M)
+        changed = re.sub(old, new, text, count=1, flags=re.MULTILINE)
         if changed == text:
             raise DemoFailed(f"{name}: expected to find {old!r}")
         path.write_text(changed, encoding="utf-8")

@@ -1,33 +1,48 @@
 """Enforcement commands: check, hook, ci, install, doctor, config.
 
 Thin: parse arguments, call ``ftgate.git`` / ``ftgate.policy``, print. The
-hooks normally reach the same functions through ``ftgate.git.fastpath``
-without loading click; these commands are the documented, ``--help``-able
-face of them. Exit codes: 0 fine, 1 refused, 2 bad usage, config or git
+hooks normally run through ``ftgate.git.fastpath`` without loading click;
+``check`` and ``hook`` here are the documented, ``--help``-able face of it
+and use its parser. Exit codes: 0 fine, 1 refused, 2 bad usage, config or git
 failure.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 
+# The hook commands take their arguments raw and hand them to the hooks'
+# one parser (ftgate.git.fastpath.parse); click only routes and prints --help.
+_RAW = {"ignore_unknown_options": True, "help_option_names": ["-h", "--help"]}
 
-@click.command()
-@click.option("-v", "--verbose", is_flag=True, help="Also say so when the change is fine.")
-def check(verbose: bool) -> int:
+
+def _hook(args: Sequence[str]) -> int:
+    from ftgate.git import fastpath
+
+    try:
+        call = fastpath.parse(args)
+    except fastpath.HookUsage as err:
+        raise click.UsageError(str(err)) from None
+    return fastpath.run(call)
+
+
+@click.command(context_settings=_RAW)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[-v]")
+def check(args: tuple[str, ...]) -> int:
     """Judge the staged change (the index against HEAD), as the pre-commit hook does.
 
     Source may change only while the governing ticket is at Stage 4 with Code
     Edit Permission Unlocked, in the staged files themselves.
-    """
-    from ftgate.git import precommit
 
-    return precommit.main(["-v"] if verbose else [])
+    -v, --verbose: also say so when the change is fine.
+    """
+    return _hook(["check", *args])
 
 
 @click.group()
@@ -35,46 +50,37 @@ def hook() -> None:
     """Entry points for git hooks (pre-commit, pre-push, pre-receive, update)."""
 
 
-@hook.command("pre-commit")
-@click.option("-v", "--verbose", is_flag=True)
-def hook_pre_commit(verbose: bool) -> int:
-    """Same as `ftgate check`."""
-    from ftgate.git import precommit
-
-    return precommit.main(["-v"] if verbose else [])
+@hook.command("pre-commit", context_settings=_RAW)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[-v]")
+def hook_pre_commit(args: tuple[str, ...]) -> int:
+    """Same as `ftgate check` (-v, --verbose)."""
+    return _hook(["hook", "pre-commit", *args])
 
 
-@hook.command("pre-push")
-@click.argument("remote", required=False, default="")
-@click.argument("url", required=False, default="")
-@click.option("--all-branches", is_flag=True,
-              help="Judge every local branch instead of reading stdin (for the pre-commit framework, "
-                   "which tells a hook only about the first pushed ref).")
-def hook_pre_push(remote: str, url: str, all_branches: bool) -> int:
-    """Judge every commit of every pushed ref not yet on REMOTE (lines on stdin)."""
-    from ftgate.git import prepush
+@hook.command("pre-push", context_settings=_RAW)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="[REMOTE [URL]] [--all-branches]")
+def hook_pre_push(args: tuple[str, ...]) -> int:
+    """Judge every commit of every pushed ref not yet on REMOTE (lines on stdin).
 
-    args = [a for a in (remote, url) if a] + (["--all-branches"] if all_branches else [])
-    return prepush.main(args)
+    --all-branches: judge every local branch instead of reading stdin (for
+    the pre-commit framework, which tells a hook only about the first pushed
+    ref).
+    """
+    return _hook(["hook", "pre-push", *args])
 
 
-@hook.command("pre-receive")
-def hook_pre_receive() -> int:
+@hook.command("pre-receive", context_settings=_RAW)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="")
+def hook_pre_receive(args: tuple[str, ...]) -> int:
     """Server side: judge every pushed ref (`<old> <new> <ref>` lines on stdin)."""
-    from ftgate.git import receive
-
-    return receive.pre_receive()
+    return _hook(["hook", "pre-receive", *args])
 
 
-@hook.command("update")
-@click.argument("ref")
-@click.argument("old")
-@click.argument("new")
-def hook_update(ref: str, old: str, new: str) -> int:
+@hook.command("update", context_settings=_RAW)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED, metavar="REF OLD NEW")
+def hook_update(args: tuple[str, ...]) -> int:
     """Server side: judge one pushed ref; refusing it leaves the other refs alone."""
-    from ftgate.git import receive
-
-    return receive.update([ref, old, new])
+    return _hook(["hook", "update", *args])
 
 
 @click.command()
@@ -104,7 +110,8 @@ def install(path: Path | None, server: bool, hooks: tuple[str, ...], force: bool
 
     repo = path or Path.cwd()
     if server and path is None:
-        raise FtgateError("--server needs the path of the bare repository", hint="ftgate install --server /srv/git/x.git")
+        raise FtgateError("--server needs the path of the bare repository",
+                          hint="ftgate install --server /srv/git/x.git")
     report = install_hooks(repo, server=server, force=force, hooks=hooks or None)
     for line in report.lines():
         click.echo(line)

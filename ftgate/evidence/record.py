@@ -18,12 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ftgate.errors import FtgateError
+
 # One implementation of atomic writes for every ticket file, re-exported for
 # the trainer's evidence writer.
 from ftgate.workflow.fileio import atomic_write_bytes, atomic_write_text  # noqa: F401
@@ -99,15 +99,14 @@ def combine_hashes(files: Mapping[str, str]) -> str:
 
 
 def _git(root: Path, *args: str) -> str | None:
+    """git's output in ``root``, or None when git fails or is missing: the
+    callers then say what they could not find."""
+    from ftgate import proc
+
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, check=False, text=True
-        )
-    except OSError:
+        return proc.run(args, cwd=root).stdout.decode("utf-8", "surrogateescape")
+    except proc.GitError:
         return None
-    if proc.returncode != 0:
-        return None
-    return proc.stdout
 
 
 def source_matcher(root: Path) -> Callable[[str], bool]:

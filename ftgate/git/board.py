@@ -27,6 +27,7 @@ from pathlib import Path
 from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.errors import FtgateError, ReadError
 from ftgate.git import plumbing as pl
+from ftgate.proc import NOT_INSTALLED
 from ftgate.workflow.state import read_state
 
 #: A done ticket stays on the board this long after its state last changed.
@@ -66,9 +67,12 @@ def _git(args: Sequence[str], cwd: Path, *, input: bytes | None = None, ok_codes
     """The one door to git for the board."""
     try:
         return pl.git(list(args), cwd=str(cwd), input=input, ok_codes=ok_codes)
-    except FileNotFoundError:
-        raise FtgateError("git is not on PATH", hint="install git, or put it on PATH, and run the command again") from None
     except pl.GitError as err:
+        if err.code is None:  # git never started: the runner says why
+            if err.message == NOT_INSTALLED:
+                raise FtgateError("git is not on PATH",
+                                  hint="install git, or put it on PATH, and run the command again") from None
+            raise FtgateError(err.message, hint=err.hint) from None
         raise FtgateError(f"git {' '.join(args)} failed: {err.stderr.strip() or err.code}") from None
 
 
@@ -316,7 +320,8 @@ def render_text(board: Board, here: Path | None = None) -> str:
         return "\n".join(["no tickets in progress or recently done", *board.notes]) + "\n"
     table = [HEADERS, *(_cells(r, here) for r in board.rows)]
     widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) + "  " + line[-1] for line in table]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=False)) + "  " + line[-1]
+             for line in table]
     lines += [f"! {r.error}" for r in board.unreadable]
     lines += board.notes
     return "\n".join(line.rstrip() for line in lines) + "\n"

@@ -12,17 +12,21 @@ import os
 import sys
 from typing import TextIO
 
+from ftgate.errors import FtgateError
 from ftgate.git import plumbing as pl
 from ftgate.git.history import new_commit_units
 from ftgate.git.judge import Judge, Judged
-from ftgate.git.report import _escape_data, _escape_property, github_annotations, github_summary, render
+from ftgate.git.report import (
+    _escape_data,
+    _escape_property,
+    github_annotations,
+    github_summary,
+    render,
+)
 
 
-class CiError(Exception):
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
+class CiError(FtgateError):
+    """A range CI cannot judge (a ref this clone does not have)."""
 
 
 def _resolve(ref: str, cwd: str | None) -> str:
@@ -30,7 +34,7 @@ def _resolve(ref: str, cwd: str | None) -> str:
                  ok_codes=(0, 1, 128)).decode().strip()
     if not out:
         raise CiError(f"{ref!r} is not a commit in this clone",
-                      "fetch the full history (actions/checkout with fetch-depth: 0) or pass an existing ref")
+                      hint="fetch the full history (actions/checkout with fetch-depth: 0) or pass an existing ref")
     return out
 
 
@@ -103,7 +107,7 @@ def evidence_at_head(head_id: str, *, cwd: str | None = None) -> dict[str, list[
     try:
         from ftgate.policy.config import Config, parse_config
 
-        config = parse_config(config_text.decode("utf-8")) if config_text else Config()
+        config = parse_config(config_text.decode("utf-8")) if config_text else Config.model_validate({})
     except (FtgateError, UnicodeDecodeError):
         config = None  # the commit judgment already reports a broken config
     if config is not None and config.stage5_evidence == "report":

@@ -17,63 +17,37 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from pathlib import Path
 
+from ftgate import proc
 from ftgate.git import plumbing as pl
 
-# What points git at a repository: inside a hook these name the pushed-to
-# repository (and its quarantine), which must not leak into the temporary one.
-_LOCATING = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY",
-             "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_COMMON_DIR", "GIT_PREFIX", "GIT_NAMESPACE",
-             "GIT_QUARANTINE_PATH")
 
-
-@contextmanager
-def _environment(root: Path) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in (*_LOCATING, "GIT_CEILING_DIRECTORIES")}
-    try:
-        for key in _LOCATING:
-            os.environ.pop(key, None)
-        os.environ["GIT_DIR"] = str(root / ".git")
-        os.environ["GIT_WORK_TREE"] = str(root)
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
-def _checkout(rev: str, root: Path, scratch: Path, cwd: str | None) -> None:
+def _checkout(rev: str, root: Path, scratch: Path, cwd: str | None, keep: Collection[str]) -> None:
     """Write the tree of ``rev`` ("" = the index) into ``root``, with a
-    ``.git`` whose index lists the same paths (for ``git ls-files``)."""
+    ``.git`` whose index lists the same paths (for ``git ls-files``).
+
+    Reading runs in the judged repository with the hook's ``keep`` (the
+    quarantine holds a pushed tree's objects); the scratch index is named
+    for these calls only, and the new repository is made with nothing of the
+    hook's environment, so neither can point at the other."""
     tree = rev
     if rev == "":
         # The staged tree; write-tree only adds tree objects git commit
         # would write a moment later anyway.
-        tree = pl.git(["write-tree"], cwd=cwd).decode().strip()
+        tree = pl.git(["write-tree"], cwd=cwd, keep=keep).decode().strip()
     index = scratch / "index"
-    env_index = dict(os.environ, GIT_INDEX_FILE=str(index))
-    _git_env(["read-tree", tree], env_index, cwd)
-    _git_env(["--work-tree", str(root), "checkout-index", "-a", "-f"], env_index, cwd)
-    clean = {k: v for k, v in os.environ.items() if k not in _LOCATING}
-    _git_env(["init", "-q", str(root)], clean, cwd)
+    reading = frozenset(keep) - {"GIT_INDEX_FILE"}
+    scratch_index = {"GIT_INDEX_FILE": str(index)}
+    proc.run(["read-tree", tree], cwd=cwd, keep=reading, extra_env=scratch_index)
+    proc.run(["--work-tree", str(root), "checkout-index", "-a", "-f"], cwd=cwd, keep=reading, extra_env=scratch_index)
+    proc.run(["init", "-q", str(root)], cwd=cwd)
     shutil.copyfile(index, root / ".git" / "index")
 
 
-def _git_env(args: list[str], env: dict[str, str], cwd: str | None) -> None:
-    import subprocess
-
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          check=False)
-    if proc.returncode != 0:
-        raise pl.GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
-
-
-def evidence_findings(rev: str, ticket_folder: str, *, cwd: str | None = None) -> list[str]:
+def evidence_findings(rev: str, ticket_folder: str, *, cwd: str | None = None,
+                      keep: Collection[str] = proc.KEEP_NONE) -> list[str]:
     """The Stage 5 evidence findings for ``ticket_folder`` in the tree of
     ``rev`` (a commit id, or "" for the index), one line each; empty when
     the evidence verifies."""
@@ -82,15 +56,16 @@ def evidence_findings(rev: str, ticket_folder: str, *, cwd: str | None = None) -
         root = scratch / "tree"
         root.mkdir()
         try:
-            _checkout(rev, root, scratch, cwd)
+            _checkout(rev, root, scratch, cwd, keep)
         except pl.GitError as err:
             return [f"{ticket_folder}: the tree could not be written out to check its training evidence ({err})"]
         from ftgate.errors import FtgateError
         from ftgate.evidence.verify import gate_findings
 
-        with _environment(root):
-            try:
-                findings = gate_findings(root / ticket_folder, root=root)
-            except FtgateError as err:
-                return [f"{ticket_folder}: the training evidence could not be checked: {err.message}"]
+        # The verifier's own git calls address the scratch checkout by cwd,
+        # through the scrubbed environment of ftgate.proc.
+        try:
+            findings = gate_findings(root / ticket_folder, root=root)
+        except FtgateError as err:
+            return [f"{ticket_folder}: the training evidence could not be checked: {err.message}"]
         return [f.render().replace("\n", " ").replace(str(root) + os.sep, "") for f in findings]

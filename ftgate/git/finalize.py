@@ -27,9 +27,9 @@ from ftgate.errors import FtgateError
 from ftgate.git.worktree import (
     FETCH_TIMEOUT_S,
     GitFailed,
-    _last_words,
     git,
     git_toplevel,
+    last_words,
     list_worktrees,
     ref_exists,
     remotes,
@@ -238,7 +238,7 @@ def _merge(plan: FinalizePlan, tip: str) -> str:
         if ref_exists(where, "MERGE_HEAD"):
             git(where, "merge", "--abort", check=False)
         raise FinalizeRefused(f"merging {plan.branch} into {plan.target_branch} in {where} failed "
-                              f"(aborted, nothing merged): {_last_words(proc)}")
+                              f"(aborted, nothing merged): {last_words(proc)}")
     sha = git(where, "rev-parse", "--short", "HEAD").stdout.strip()
     push = f"; push it when ready: git push {plan.target_remote} {plan.target_branch}" if plan.target_remote else ""
     return f"merged {plan.branch} into {plan.target_branch} in {where} ({sha}){push}"

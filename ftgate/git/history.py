@@ -10,11 +10,12 @@ edit. stdlib only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from ftgate.records import record
+from collections.abc import Collection, Sequence
 
+from ftgate import proc
 from ftgate.git import plumbing as pl
 from ftgate.git.judge import Judge, Judged, Unit
+from ftgate.records import record
 
 
 @record(slots=True)
@@ -56,9 +57,11 @@ def rev_list_args(include: Sequence[str], exclude: Sequence[str], *, exclude_all
 
 
 def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: bool = False,
-             exclude_remotes: str | None = None, cwd: str | None = None) -> list[list[str]]:
+             exclude_remotes: str | None = None, cwd: str | None = None,
+             keep: Collection[str] = proc.KEEP_NONE) -> list[list[str]]:
     """``[[commit, parent...], ...]`` oldest first."""
-    out = pl.git(rev_list_args(include, exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes), cwd=cwd)
+    out = pl.git(rev_list_args(include, exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes),
+                 cwd=cwd, keep=keep)
     return [line.split() for line in out.decode("ascii").splitlines() if line]
 
 
@@ -76,22 +79,23 @@ def _units(commits: Sequence[list[str]], parsed: list[tuple[str | None, list[pl.
 
 
 def commit_units(commits: Sequence[list[str]], *, branch: str | None, ref: str | None,
-                 cwd: str | None = None) -> list[Unit]:
+                 cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE) -> list[Unit]:
     if not commits:
         return []
     payload = "".join(c[0] + "\n" for c in commits).encode()
-    parsed = pl.parse_raw(pl.git(DIFF_ARGS, cwd=cwd, input=payload), with_commits=True)
+    parsed = pl.parse_raw(pl.git(DIFF_ARGS, cwd=cwd, input=payload, keep=keep), with_commits=True)
     return _units(commits, parsed, branch=branch, ref=ref)
 
 
 def new_commit_units(include: Sequence[str], exclude: Sequence[str], *, branch: str | None, ref: str | None,
                      exclude_all: bool = False, exclude_remotes: str | None = None,
-                     skip: set[str] | None = None, cwd: str | None = None) -> list[Unit]:
+                     skip: set[str] | None = None, cwd: str | None = None,
+                     keep: Collection[str] = proc.KEEP_NONE) -> list[Unit]:
     """Units for every commit in ``include --not exclude``: rev-list and
     diff-tree run as one pipeline. Commits in ``skip`` (already judged for
     another ref) are left out, and the rest added to it."""
     args = rev_list_args(include, exclude, exclude_all=exclude_all, exclude_remotes=exclude_remotes)
-    commits, parsed = pl.rev_list_diff_tree(args, DIFF_ARGS, cwd=cwd)
+    commits, parsed = pl.rev_list_diff_tree(args, DIFF_ARGS, cwd=cwd, keep=keep)
     if skip is not None:
         commits = [c for c in commits if c[0] not in skip]
         skip.update(c[0] for c in commits)
@@ -99,12 +103,12 @@ def new_commit_units(include: Sequence[str], exclude: Sequence[str], *, branch: 
 
 
 def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclude_remotes: str | None = None,
-                  exclude_all: bool = True, old_may_be_missing: bool = False
-                  ) -> list[tuple[RefUpdate, list[Judged]]]:
+                  exclude_all: bool = True, old_may_be_missing: bool = False,
+                  keep: Collection[str] = proc.KEEP_NONE) -> list[tuple[RefUpdate, list[Judged]]]:
     """Judge every commit each update brings that the repository (or, for
     pre-push, the remote) does not have yet. Every ref is judged, not only
     the first; a deleted ref brings nothing to judge."""
-    judge = Judge(cwd=cwd)
+    judge = Judge(cwd=cwd, keep=keep)
     plan: list[tuple[RefUpdate, list[Unit]]] = []
     all_units: list[Unit] = []
     seen: set[str] = set()
@@ -115,16 +119,17 @@ def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclu
         exclude = [] if update.created else [update.old]
         if old_may_be_missing:
             # pre-push: the remote's tip may be a commit we never fetched.
-            exclude = [e for e in exclude if _exists(e, cwd)]
+            exclude = [e for e in exclude if _exists(e, cwd, keep)]
         # A commit shared by two pushed refs is judged once, for the first.
         units = new_commit_units([update.new], exclude, branch=update.branch, ref=update.ref,
-                                 exclude_all=exclude_all, exclude_remotes=exclude_remotes, skip=seen, cwd=cwd)
+                                 exclude_all=exclude_all, exclude_remotes=exclude_remotes, skip=seen,
+                                 cwd=cwd, keep=keep)
         plan.append((update, units))
         all_units += units
     judged = {id(j.unit): j for j in judge.judge(all_units)}
     return [(update, [judged[id(u)] for u in units]) for update, units in plan]
 
 
-def _exists(oid: str, cwd: str | None) -> bool:
-    out = pl.git(["rev-parse", "-q", "--verify", f"{oid}^{{commit}}"], cwd=cwd, ok_codes=(0, 1, 128))
+def _exists(oid: str, cwd: str | None, keep: Collection[str]) -> bool:
+    out = pl.git(["rev-parse", "-q", "--verify", f"{oid}^{{commit}}"], cwd=cwd, ok_codes=(0, 1, 128), keep=keep)
     return bool(out.strip())

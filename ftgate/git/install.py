@@ -23,6 +23,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftgate import proc
 from ftgate.errors import FtgateError
 
 # A line every ftgate-written hook carries, so ftgate knows its own files.
@@ -83,17 +84,17 @@ class ProtectionStatus:
 
 
 def _git(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
+    return proc.text(proc.run(args, cwd=repo, ok_codes=None))
 
 
 def hooks_dir_of(repo: Path) -> tuple[Path, str | None]:
     """The folder git runs hooks from for ``repo``, and the ``core.hooksPath``
     value that chose it (None when git's default applies)."""
-    proc = _git(repo, "rev-parse", "--git-path", "hooks")
-    if proc.returncode != 0:
-        raise FtgateError(f"{repo}: not a git repository ({proc.stderr.strip() or 'git rev-parse failed'})",
+    done = _git(repo, "rev-parse", "--git-path", "hooks")
+    if done.returncode != 0:
+        raise FtgateError(f"{repo}: not a git repository ({done.stderr.strip() or 'git rev-parse failed'})",
                           hint="run this inside a git checkout, or pass its path")
-    hooks = Path(proc.stdout.strip())
+    hooks = Path(done.stdout.strip())
     if not hooks.is_absolute():
         hooks = (repo / hooks).resolve()
     setting = _git(repo, "config", "--get", "core.hooksPath")
@@ -121,7 +122,8 @@ fi
 if command -v ftgate >/dev/null 2>&1; then
     exec ftgate {sub} "$@"
 fi
-echo "ftgate: cannot find ftgate to run the {hook} hook; install it (pip install ftgate-workflow) or run 'ftgate install' again" >&2
+echo "ftgate: cannot find ftgate to run the {hook} hook; install it (pip install ftgate-workflow)" \
+     "or run 'ftgate install' again" >&2
 exit 1
 """
 

@@ -17,9 +17,10 @@ stdlib only: this runs inside the commit hook.
 
 from __future__ import annotations
 
-from ftgate.records import record
+from collections.abc import Callable, Collection
 from pathlib import Path
 
+from ftgate import proc
 from ftgate.git import plumbing as pl
 from ftgate.gitdir import git_dirs
 from ftgate.policy.compiled import Cache, Policy, PolicyError, policy_from_data
@@ -44,6 +45,13 @@ from ftgate.policy.decide import (
     ticket_of_path,
     touched_tickets,
 )
+from ftgate.records import record
+
+TYPE_CHECKING = False  # typing costs milliseconds on the commit hook's path
+if TYPE_CHECKING:
+    from typing import TypeAlias, TypeVar
+
+    T = TypeVar("T")
 
 INDEX = ""  # the "revision" of the index: ``:path`` names the staged blob
 
@@ -171,8 +179,20 @@ class _Anchor:
 
     def __init__(self) -> None:
         self.config: str | None = None
-        self.listing: frozenset[str] | None = None
+        self.listing: frozenset[str] = frozenset()
         self.states: dict[str, str] = EMPTY_STATES
+
+
+def _config_of(anchor: _Anchor) -> str | None:
+    return anchor.config
+
+
+def _listing_of(anchor: _Anchor) -> frozenset[str]:
+    return anchor.listing
+
+
+def _states_of(anchor: _Anchor) -> dict[str, str]:
+    return anchor.states
 
 
 class _Plan:
@@ -185,7 +205,6 @@ class _Plan:
         self.parent: list[int | str | None] = []
         # Units deleting something in a ticket folder: (unit, folder names).
         self.emptied: list[tuple[Unit, list[str]]] = []
-        self.values: dict[str, list[object]] = {}
         # Whether a unit's diff touches tickets/ or ftgate.yaml at all.
         self.touches: list[bool] = []
         position: dict[str, int] = {}
@@ -219,36 +238,36 @@ class _Plan:
                 if names:
                     self.emptied.append((unit, list(dict.fromkeys(names))))
 
-    def walk(self, key: str, empty: object, step: object) -> None:
-        """Each unit's value of ``key`` after its change; ``step(before,
-        unit)`` runs only for units whose diff touches tickets/ or the
-        config, the rest inherit their parent's value as it is."""
-        values: list[object] = []
-        self.values[key] = values  # filled in order: a parent before its children
+    def walk(self, of_anchor: Callable[[_Anchor], T], empty: T, step: Callable[[T, Unit], T]) -> list[T]:
+        """Each unit's value after its change; ``step(before, unit)`` runs
+        only for units whose diff touches tickets/ or the config, the rest
+        inherit their parent's value as it is. ``of_anchor`` reads the value
+        where the units join older history."""
+        values: list[T] = []  # filled in order: a parent before its children
         anchors, touches = self.anchors, self.touches
         for i, src in enumerate(self.parent):
             unit = self.units[i]
             if unit.merge:
-                values.append(getattr(anchors[unit.after], key))
+                values.append(of_anchor(anchors[unit.after]))
                 continue
+            before: T
             if src is None:
                 before = empty
-            elif src.__class__ is int:
-                before = values[src]  # type: ignore[index]
+            elif type(src) is int:
+                before = values[src]
             else:
-                before = getattr(anchors[src], key)  # type: ignore[index]
-            values.append(step(before, unit) if touches[i] else before)  # type: ignore[operator]
+                before = of_anchor(anchors[str(src)])
+            values.append(step(before, unit) if touches[i] else before)
+        return values
 
-    def value_before(self, key: str, i: int, empty: object) -> object:
+    def before(self, values: list[T], i: int, of_anchor: Callable[[_Anchor], T], empty: T) -> T:
+        """Unit ``i``'s value before its change: its parent's."""
         src = self.parent[i]
         if src is None:
             return empty
         if isinstance(src, int):
-            return self.values[key][src]
-        return getattr(self.anchors[src], key)
-
-    def value_after(self, key: str, i: int) -> object:
-        return self.values[key][i]
+            return values[src]
+        return of_anchor(self.anchors[src])
 
 
 def _find_state(states: dict[str, str], name: str) -> tuple[str | None, str | None]:
@@ -259,9 +278,31 @@ def _find_state(states: dict[str, str], name: str) -> tuple[str | None, str | No
     return None, None
 
 
+if TYPE_CHECKING:
+    # One unit with its change and the policy that judges it (a PolicyError
+    # when the parent's config is invalid: the defaults judge, with a note).
+    _Result: TypeAlias = tuple[Unit, Change, Policy | PolicyError]
+
+
+class _Pending:
+    """A unit on its way to a verdict: its change, its policy, and what
+    that policy needs to know about it."""
+
+    __slots__ = ("change", "need", "policy", "unit")
+
+    def __init__(self, unit: Unit, change: Change, policy: Policy | PolicyError, need: Needs) -> None:
+        self.unit = unit
+        self.change = change
+        self.policy = policy
+        self.need = need
+
+
 class Judge:
-    def __init__(self, *, cwd: str | None = None, cache: Cache | None = None) -> None:
+    def __init__(self, *, cwd: str | None = None, cache: Cache | None = None,
+                 keep: Collection[str] = proc.KEEP_NONE) -> None:
         self.cwd = cwd
+        # What of git's hook environment the calling door passes through (ftgate.proc).
+        self.keep = keep
         self.cache = cache if cache is not None else Cache(find_git_dir(cwd))
         self._summaries: dict[str, StateSummary] = {}
         self._policies: dict[str | None, Policy | PolicyError] = {}
@@ -275,7 +316,7 @@ class Judge:
             if data is None:
                 from ftgate.policy.config import compile_policy
 
-                raw = pl.read_objects([blob], cwd=self.cwd).get(blob) if blob else None
+                raw = pl.read_objects([blob], cwd=self.cwd, keep=self.keep).get(blob) if blob else None
                 data = compile_policy(raw, CONFIG_FILE)
                 self.cache.put("config", blob or "none", data)
             self._policies[blob] = policy_from_data(data)
@@ -301,7 +342,7 @@ class Judge:
                                                      data.get("hint"))
         if not missing:
             return
-        contents = pl.read_objects(missing, cwd=self.cwd)
+        contents = pl.read_objects(missing, cwd=self.cwd, keep=self.keep)
         for blob in missing:
             summary = summarize_state(contents.get(blob), STATE_FILE)
             self._summaries[blob] = summary
@@ -328,13 +369,26 @@ class Judge:
                 if rev and len(rev) == 64:
                     self._oid_len = 64
         plan = _Plan(units)
+        named, resolved = self._round_anchors(plan)
+        pending = self._policies_and_needs(plan, resolved)
+        listings = None
+        if any(p.need.in_progress_listing for p in pending):
+            listings = self._round_listings(plan, resolved)
+        unit_names, wanted = self._ticket_names(pending, listings, named)
+        states = self._round_states(plan, resolved, named, wanted)
+        results = self._ticket_inputs(plan, pending, unit_names, states)
+        self._load_transition_files(results)
+        self._check_evidence(results)
+        return [self._verdict(one) for one in results]
 
-        # Round 1: each anchor's config, its tickets folder, and the state
-        # files of the tickets the units name without any policy (branch,
-        # touched folder, state edits); plus, for the few commits that
-        # delete something in a ticket folder, whether the folder is left.
+    def _round_anchors(self, plan: _Plan) -> tuple[dict[str, None], dict[str, tuple[str, str] | None]]:
+        """Round 1: each anchor's config, its tickets folder, and the state
+        files of the tickets the units name without any policy (branch,
+        touched folder, state edits); plus, for the few commits that delete
+        something in a ticket folder, whether the folder is left. Returns
+        those ticket names and what git resolved."""
         named: dict[str, None] = {}
-        for i, unit in enumerate(units):
+        for i, unit in enumerate(plan.units):
             for name in self._guess_tickets(unit, plan.touches[i]):
                 if _usable(name):
                     named[name] = None
@@ -349,77 +403,86 @@ class Judge:
             if unit.after != INDEX:
                 for name in names:
                     wanted[_name(unit.after, f"{TICKETS}/{IN_PROGRESS}/{name}")] = None
-        resolved = pl.batch_check(list(wanted), cwd=self.cwd)
+        return named, pl.batch_check(list(wanted), cwd=self.cwd, keep=self.keep)
 
-        # Configs, walked from the anchors; the parent's config judges.
+    def _policies_and_needs(self, plan: _Plan, resolved: dict[str, tuple[str, str] | None]) -> list[_Pending]:
+        """Each unit's policy (its parent's config, walked from the anchors)
+        and what that policy needs to know about it."""
         for anchor, facts in plan.anchors.items():
             hit = resolved.get(_name(anchor, CONFIG_FILE))
             facts.config = hit[0] if hit and hit[1] == "blob" else None
-        plan.walk("config", None, lambda before, unit: next_config(before, unit.entries))
-
-        pending: list[tuple[Unit, Change, Policy | PolicyError, Policy, Needs]] = []
-        listing_needed = False
+        configs = plan.walk(_config_of, None, lambda before, unit: next_config(before, unit.entries))
+        pending: list[_Pending] = []
         by_config: dict[str | None, tuple[Policy | PolicyError, Policy]] = {}
-        for i, unit in enumerate(units):
-            config = plan.value_before("config", i, None)
-            known = by_config.get(config)  # type: ignore[call-overload]
+        for i, unit in enumerate(plan.units):
+            config = plan.before(configs, i, _config_of, None)
+            known = by_config.get(config)
             if known is None:
-                policy = self._policy(config)  # type: ignore[arg-type]
-                known = by_config[config] = (policy, policy if isinstance(policy, Policy)  # type: ignore[index]
+                policy = self._policy(config)
+                known = by_config[config] = (policy, policy if isinstance(policy, Policy)
                                              else self._default_policy())
             policy, effective = known
             change = Change(unit.path_changes(), {}, unit.branch, unit.explicit_ticket, label=unit.label)
-            need = needs(change, effective)
-            listing_needed = listing_needed or need.in_progress_listing
-            pending.append((unit, change, policy, effective, need))
+            pending.append(_Pending(unit, change, policy, needs(change, effective)))
+        return pending
 
-        # Round 2, only when some unit falls back to "the only ticket in
-        # progress": the anchors' tickets/in-progress listings, walked.
-        if listing_needed:
-            self._anchor_listings(plan, resolved)
-            emptied = self._emptied(plan, resolved)
-            plan.walk("listing", frozenset(),
-                      lambda before, unit: next_listing(before, unit.entries, emptied.get(id(unit), ())))
+    def _round_listings(self, plan: _Plan, resolved: dict[str, tuple[str, str] | None]) -> list[frozenset[str]]:
+        """Round 2, only when some unit falls back to "the only ticket in
+        progress": the anchors' tickets/in-progress listings, walked."""
+        self._anchor_listings(plan, resolved)
+        emptied = self._emptied(plan, resolved)
+        return plan.walk(_listing_of, frozenset(),
+                         lambda before, unit: next_listing(before, unit.entries, emptied.get(id(unit), ())))
 
-        wanted_names: dict[str, None] = dict(named)
+    def _ticket_names(self, pending: list[_Pending], listings: list[frozenset[str]] | None,
+                      named: dict[str, None]) -> tuple[list[list[str]], dict[str, None]]:
+        """The tickets each unit's decision reads, and all of them together."""
+        wanted: dict[str, None] = dict(named)
         unit_names: list[list[str]] = []
         shown: dict[int, list[str]] = {}  # listing object -> its names, sorted once
-        for i, (unit, change, _, _, need) in enumerate(pending):
-            names = need.tickets
-            if need.in_progress_listing:
-                listing = plan.value_after("listing", i)
+        for i, one in enumerate(pending):
+            names = one.need.tickets
+            if one.need.in_progress_listing and listings is not None:
+                listing = listings[i]
                 in_progress = shown.get(id(listing))
                 if in_progress is None:
-                    in_progress = shown[id(listing)] = sorted(n for n in listing  # type: ignore[union-attr]
-                                                              if not n.startswith("."))
-                change.in_progress = in_progress
+                    in_progress = shown[id(listing)] = sorted(n for n in listing if not n.startswith("."))
+                one.change.in_progress = in_progress
                 if len(in_progress) == 1 and in_progress[0] not in names:
                     names = [*names, in_progress[0]]
             if names:
                 names = [n for n in names if _usable(n)]
-                wanted_names.update(dict.fromkeys(names))
+                wanted.update(dict.fromkeys(names))
             unit_names.append(names)
+        return unit_names, wanted
 
-        # Round 3: state files of the tickets only a policy or a listing named.
-        extra = [name for name in wanted_names if name not in named]
+    def _round_states(self, plan: _Plan, resolved: dict[str, tuple[str, str] | None], named: dict[str, None],
+                      wanted: dict[str, None]) -> list[dict[str, str]]:
+        """Round 3: state files of the tickets only a policy or a listing
+        named; then every unit's state files, walked."""
+        extra = [name for name in wanted if name not in named]
         if extra:
             more = [_name(anchor, f"{folder}/{STATE_FILE}")
                     for anchor in plan.anchors for name in extra for folder in ticket_folders(name)]
-            resolved.update(pl.batch_check(more, cwd=self.cwd))
+            resolved.update(pl.batch_check(more, cwd=self.cwd, keep=self.keep))
         for anchor, facts in plan.anchors.items():
             facts.states = {}
-            for name in wanted_names:
+            for name in wanted:
                 for folder in ticket_folders(name):
                     hit = resolved.get(_name(anchor, f"{folder}/{STATE_FILE}"))
                     if hit and hit[1] == "blob":
                         facts.states[f"{folder}/{STATE_FILE}"] = hit[0]
-        plan.walk("states", EMPTY_STATES, lambda before, unit: next_states(before, unit.entries))
+        return plan.walk(_states_of, EMPTY_STATES, lambda before, unit: next_states(before, unit.entries))
 
-        results: list[tuple[Unit, Change, Policy | PolicyError]] = []
-        # Most units share their parent's states dict, so one TicketSide per
-        # (states, name) serves them all; a side is filled in (summary, and
-        # for a state edit its texts) only once. A ticket whose state the
-        # unit changes gets sides of its own.
+    def _ticket_inputs(self, plan: _Plan, pending: list[_Pending], unit_names: list[list[str]],
+                       states: list[dict[str, str]]) -> list[_Result]:
+        """Each unit's tickets, both sides, with their state summaries.
+
+        Most units share their parent's states dict, so one TicketSide per
+        (states, name) serves them all; a side is filled in (summary, and
+        for a state edit its texts) only once. A ticket whose state the
+        unit changes gets sides of its own."""
+        results: list[_Result] = []
         shared: dict[tuple[int, str], TicketSide] = {}
         own: list[TicketSide] = []
 
@@ -430,14 +493,15 @@ class Judge:
                 hit = shared[key] = TicketSide(*_find_state(states, name))
             return hit
 
-        for i, (unit, change, policy, _, _) in enumerate(pending):
+        for i, one in enumerate(pending):
+            unit, change = one.unit, one.change
             names = unit_names[i]
             if names:
-                before = plan.value_before("states", i, EMPTY_STATES)
-                after = plan.value_after("states", i)
+                before = plan.before(states, i, _states_of, EMPTY_STATES)
+                after = states[i]
                 tickets = {}
                 for name in names:
-                    ticket = TicketInput(name, side(before, name), side(after, name))  # type: ignore[arg-type]
+                    ticket = TicketInput(name, side(before, name), side(after, name))
                     if ticket.state_changed:
                         ticket.before = TicketSide(ticket.before.folder, ticket.before.blob)
                         ticket.after = TicketSide(ticket.after.folder, ticket.after.blob)
@@ -446,25 +510,23 @@ class Judge:
                 change.tickets = tickets
             if plan.touches[i] and any(e.path == CONFIG_FILE for e in unit.entries):
                 self._check_new_config(unit, change)
-            results.append((unit, change, policy))
+            results.append((unit, change, one.policy))
         sides = [*shared.values(), *own]
         self._summaries_for([s.blob for s in sides if s.blob])
-        for one in sides:
-            if one.blob:
-                one.summary = self._summaries.get(one.blob)
-        self._load_transition_files(results)  # type: ignore[arg-type]
-        self._check_evidence(results)
+        for one_side in sides:
+            if one_side.blob:
+                one_side.summary = self._summaries.get(one_side.blob)
+        return results
 
-        judged: list[Judged] = []
-        for unit, change, policy in results:
-            if isinstance(policy, PolicyError):
-                verdict = decide(change, self._default_policy())
-                verdict.notes.append(f"the parent's {CONFIG_FILE} is invalid ({policy.message}); "
-                                     "judged with the default policy")
-            else:
-                verdict = decide(change, policy)
-            judged.append(Judged(unit, verdict))
-        return judged
+    def _verdict(self, result: _Result) -> Judged:
+        unit, change, policy = result
+        if isinstance(policy, PolicyError):
+            verdict = decide(change, self._default_policy())
+            verdict.notes.append(f"the parent's {CONFIG_FILE} is invalid ({policy.message}); "
+                                 "judged with the default policy")
+        else:
+            verdict = decide(change, policy)
+        return Judged(unit, verdict)
 
     # -------------------------------------------------------------- helpers
 
@@ -495,7 +557,7 @@ class Judge:
             hit = resolved.get(_name(anchor, f"{TICKETS}/{IN_PROGRESS}"))
             if hit and hit[1] == "tree":
                 trees[anchor] = hit[0]
-        contents = pl.read_objects(list(dict.fromkeys(trees.values())), cwd=self.cwd)
+        contents = pl.read_objects(list(dict.fromkeys(trees.values())), cwd=self.cwd, keep=self.keep)
         for anchor, facts in plan.anchors.items():
             names: frozenset[str] = frozenset()
             oid = trees.get(anchor)
@@ -518,7 +580,8 @@ class Judge:
                                   != "tree")
         if index_names:
             prefix = f"{TICKETS}/{IN_PROGRESS}/"
-            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)], cwd=self.cwd)
+            raw = pl.git(["ls-files", "-z", "--", *(prefix + n + "/" for n in index_names)],
+                         cwd=self.cwd, keep=self.keep)
             left = {pl.decode_path(p)[len(prefix):].split("/", 1)[0] for p in raw.split(b"\0") if p}
             for unit, names in plan.emptied:
                 if unit.after == INDEX:
@@ -534,7 +597,7 @@ class Judge:
             change.config_error = policy.message
             change.config_hint = policy.hint
 
-    def _check_evidence(self, results: list[tuple[Unit, Change, Policy | PolicyError]]) -> None:
+    def _check_evidence(self, results: list[_Result]) -> None:
         """For a state edit that walks past Stage 5: the policy's
         ``stage5_evidence`` and, when ``verified``, the evidence check run
         on the unit's own tree (rare: once per ticket)."""
@@ -553,9 +616,10 @@ class Judge:
                 if effective.stage5_evidence == "verified":
                     from ftgate.git.evidence_tree import evidence_findings
 
-                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder, cwd=self.cwd)
+                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder,
+                                                                cwd=self.cwd, keep=self.keep)
 
-    def _load_transition_files(self, results: list[tuple[Unit, Change, object]]) -> None:
+    def _load_transition_files(self, results: list[_Result]) -> None:
         """Texts of edited state files and the new side's ticket files, for
         the transition check (only units that edit a state file)."""
         todo: list[tuple[Unit, TicketInput]] = []
@@ -574,8 +638,8 @@ class Judge:
                     blob_ids.append(side.blob)
             if ticket.after.folder and unit.after != INDEX:
                 tree_names[_name(unit.after, ticket.after.folder)] = None
-        trees = pl.batch_check(list(tree_names), cwd=self.cwd) if tree_names else {}
-        tree_data = pl.read_objects([v[0] for v in trees.values() if v], cwd=self.cwd)
+        trees = pl.batch_check(list(tree_names), cwd=self.cwd, keep=self.keep) if tree_names else {}
+        tree_data = pl.read_objects([v[0] for v in trees.values() if v], cwd=self.cwd, keep=self.keep)
         folder_files: dict[tuple[int, str], dict[str, str]] = {}
         for unit, ticket in todo:
             folder = ticket.after.folder
@@ -583,7 +647,7 @@ class Judge:
                 continue
             entries: list[tuple[str, str]] = []
             if unit.after == INDEX:
-                raw = pl.git(["ls-files", "-s", "-z", "--", folder + "/"], cwd=self.cwd)
+                raw = pl.git(["ls-files", "-s", "-z", "--", folder + "/"], cwd=self.cwd, keep=self.keep)
                 for rec in raw.split(b"\0"):
                     if not rec:
                         continue
@@ -598,7 +662,7 @@ class Judge:
                                if mode.startswith("100") and n.endswith(".md")]
             folder_files[(id(unit), ticket.name)] = dict(entries)
             blob_ids += [oid for _, oid in entries]
-        contents = pl.read_objects(blob_ids, cwd=self.cwd)
+        contents = pl.read_objects(blob_ids, cwd=self.cwd, keep=self.keep)
         for unit, ticket in todo:
             for side in (ticket.before, ticket.after):
                 if side.blob and side.blob in contents:

@@ -8,10 +8,12 @@ few distinct blobs. Paths travel NUL-terminated and are decoded with
 ``surrogateescape``, so names with newlines, spaces, leading dashes or bytes
 that are not UTF-8 round-trip exactly.
 
-The environment is passed through untouched: inside a server hook git points
-``GIT_OBJECT_DIRECTORY`` / ``GIT_ALTERNATE_OBJECT_DIRECTORIES`` at the
-quarantine holding the pushed objects, and at commit time
-``GIT_INDEX_FILE`` may name a temporary index (``git commit -a``).
+Every process runs through :mod:`ftgate.proc` with its scrubbed
+environment; ``keep`` names what the calling hook must pass through: inside a
+server hook git points ``GIT_OBJECT_DIRECTORY`` /
+``GIT_ALTERNATE_OBJECT_DIRECTORIES`` at the quarantine holding the pushed
+objects, and at commit time ``GIT_INDEX_FILE`` may name a temporary index
+(``git commit -a``).
 
 stdlib only: this runs inside the commit hook.
 """
@@ -19,11 +21,11 @@ stdlib only: this runs inside the commit hook.
 from __future__ import annotations
 
 import os
-import subprocess
-from collections.abc import Iterable, Sequence
-from ftgate.records import record
+from collections.abc import Collection, Iterable, Sequence
 
+from ftgate import proc
 from ftgate.policy.decide import PathChange
+from ftgate.records import record
 
 ZERO_OIDS = {"0" * 40, "0" * 64}
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
@@ -31,12 +33,8 @@ EMPTY_TREE_SHA256 = "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74dec
 GITLINK_MODE = "160000"
 
 
-class GitError(Exception):
-    def __init__(self, args: Sequence[str], code: int, stderr: str) -> None:
-        super().__init__(f"git {' '.join(args)} failed ({code}): {stderr.strip()}")
-        self.args_ = list(args)
-        self.code = code
-        self.stderr = stderr
+# The one git error; kept under this name for the hook modules that catch it.
+GitError = proc.GitError
 
 
 def is_zero(oid: str) -> bool:
@@ -52,18 +50,13 @@ def encode_path(path: str) -> bytes:
 
 
 def git(args: Sequence[str], *, cwd: str | None = None, input: bytes | None = None,
-        ok_codes: Iterable[int] = (0,)) -> bytes:
-    # close_fds=False lets CPython spawn without walking every descriptor
-    # (about 1.5 ms a process); the hook holds no descriptors worth hiding.
-    proc = subprocess.run(["git", *args], cwd=cwd, input=input, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, check=False, close_fds=False)
-    if proc.returncode not in tuple(ok_codes):
-        raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
-    return proc.stdout
+        ok_codes: Iterable[int] = (0,), keep: Collection[str] = proc.KEEP_NONE) -> bytes:
+    return proc.run(args, cwd=cwd, input=input, ok_codes=ok_codes, keep=keep).stdout
 
 
 def rev_list_diff_tree(rev_list_args: Sequence[str], diff_args: Sequence[str], *,
-                       cwd: str | None = None) -> tuple[list[list[str]], list[tuple[str | None, list[RawEntry]]]]:
+                       cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE
+                       ) -> tuple[list[list[str]], list[tuple[str | None, list[RawEntry]]]]:
     """``rev-list --parents`` piped into ``diff-tree --stdin -z --raw``,
     both running at once as in a shell pipeline: the commits with their
     parents, and the parsed diff of each. A thread forwards each listed
@@ -74,10 +67,8 @@ def rev_list_diff_tree(rev_list_args: Sequence[str], diff_args: Sequence[str], *
     import threading
 
     with tempfile.TemporaryFile() as list_err, tempfile.TemporaryFile() as diff_err:
-        lister = subprocess.Popen(["git", *rev_list_args], cwd=cwd, stdout=subprocess.PIPE, stderr=list_err,
-                                  close_fds=False)
-        differ = subprocess.Popen(["git", *diff_args], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=diff_err, close_fds=False)
+        lister = proc.popen(rev_list_args, cwd=cwd, stderr=list_err, keep=keep)
+        differ = proc.popen(diff_args, cwd=cwd, stdin=proc.PIPE, stderr=diff_err, keep=keep)
         commits: list[list[str]] = []
         failure: list[BaseException] = []
 
@@ -213,25 +204,26 @@ def _combined_status(letters: str) -> str:
     return "M"
 
 
-def empty_tree(cwd: str | None = None) -> str:
+def empty_tree(cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE) -> str:
     try:
-        out = git(["rev-parse", "--show-object-format"], cwd=cwd).decode().strip()
+        out = git(["rev-parse", "--show-object-format"], cwd=cwd, keep=keep).decode().strip()
     except GitError:
         out = "sha1"
     return EMPTY_TREE_SHA256 if out == "sha256" else EMPTY_TREE_SHA1
 
 
-def batch_check(names: Sequence[str], *, cwd: str | None = None) -> dict[str, tuple[str, str] | None]:
+def batch_check(names: Sequence[str], *, cwd: str | None = None,
+                keep: Collection[str] = proc.KEEP_NONE) -> dict[str, tuple[str, str] | None]:
     """Resolve ``<rev>:<path>`` names to ``(oid, type)``; None when missing.
     One process for any number of names."""
     if not names:
         return {}
     payload = b"".join(encode_path(n) + b"\n" for n in names)
     # %(rest) would split on whitespace; echo nothing and rely on order.
-    out = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=cwd, input=payload)
+    out = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=cwd, input=payload, keep=keep)
     lines = out.split(b"\n")
     result: dict[str, tuple[str, str] | None] = {}
-    for name, line in zip(names, lines):
+    for name, line in zip(names, lines, strict=False):
         text = line.decode("ascii", "replace")
         parts = text.split(" ")
         if len(parts) == 2 and parts[1] in ("blob", "tree", "commit", "tag"):
@@ -241,12 +233,14 @@ def batch_check(names: Sequence[str], *, cwd: str | None = None) -> dict[str, tu
     return result
 
 
-def read_objects(oids: Sequence[str], *, cwd: str | None = None) -> dict[str, bytes]:
+def read_objects(oids: Sequence[str], *, cwd: str | None = None,
+                 keep: Collection[str] = proc.KEEP_NONE) -> dict[str, bytes]:
     """Contents of objects by id (blobs, trees), one process."""
     unique = list(dict.fromkeys(oids))
     if not unique:
         return {}
-    out = git(["cat-file", "--batch"], cwd=cwd, input=b"".join(o.encode() + b"\n" for o in unique))
+    out = git(["cat-file", "--batch"], cwd=cwd, keep=keep,
+              input=b"".join(o.encode() + b"\n" for o in unique))
     result: dict[str, bytes] = {}
     pos = 0
     for oid in unique:

@@ -13,44 +13,29 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
 
+from ftgate import proc
 from ftgate.git import plumbing as pl
-from ftgate.gitdir import git_dirs
 from ftgate.git.judge import INDEX, Judge, Judged, Unit
 from ftgate.git.report import render
+from ftgate.gitdir import current_branch
 from ftgate.policy.decide import show_path
 
-
-def current_branch(cwd: str | None = None) -> str | None:
-    git_dir, _ = git_dirs(cwd)
-    if git_dir is not None:
-        try:
-            head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
-        except OSError:
-            head = ""
-        if head.startswith("ref: refs/heads/"):
-            return head[len("ref: refs/heads/"):]
-        if head:
-            return None  # detached (rebase, bisect)
-    try:
-        out = pl.git(["symbolic-ref", "-q", "HEAD"], cwd=cwd, ok_codes=(0, 1)).decode().strip()
-    except pl.GitError:
-        return None
-    return out[len("refs/heads/"):] if out.startswith("refs/heads/") else None
+# git's hook environment, of which the index it is committing matters most.
+KEEP = proc.KEEP_COMMIT
 
 
 def staged_unit(cwd: str | None = None) -> Unit:
     args = ["diff-index", "--cached", "-z", "--raw", "-M", "--no-ext-diff", "--ignore-submodules=none"]
     before: str | None = "HEAD"
     try:
-        raw = pl.git([*args, "HEAD", "--"], cwd=cwd)
+        raw = pl.git([*args, "HEAD", "--"], cwd=cwd, keep=KEEP)
     except pl.GitError:
         # No commit yet: everything staged is added.
-        head = pl.git(["rev-parse", "-q", "--verify", "HEAD"], cwd=cwd, ok_codes=(0, 1)).strip()
+        head = pl.git(["rev-parse", "-q", "--verify", "HEAD"], cwd=cwd, ok_codes=(0, 1), keep=KEEP).strip()
         if head:
             raise
-        raw = pl.git([*args, pl.empty_tree(cwd), "--"], cwd=cwd)
+        raw = pl.git([*args, pl.empty_tree(cwd, KEEP), "--"], cwd=cwd, keep=KEEP)
         before = None
     entries = pl.parse_raw(raw)[0][1]
     return Unit(label="staged changes" if before else "staged changes (first commit)", after=INDEX,
@@ -59,13 +44,12 @@ def staged_unit(cwd: str | None = None) -> Unit:
 
 
 def check_staged(cwd: str | None = None) -> Judged:
-    return Judge(cwd=cwd).judge([staged_unit(cwd)])[0]
+    return Judge(cwd=cwd, keep=KEEP).judge([staged_unit(cwd)])[0]
 
 
-def main(argv: Sequence[str] = (), *, cwd: str | None = None) -> int:
+def main(*, verbose: bool = False, cwd: str | None = None) -> int:
     """Exit 0 when the staged change may be committed, 1 when it is refused,
     2 when git could not be asked."""
-    verbose = "-v" in argv or "--verbose" in argv
     try:
         judged = check_staged(cwd)
     except pl.GitError as err:

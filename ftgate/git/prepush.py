@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from ftgate import proc
 from ftgate.constants import ZERO_OID
 from ftgate.git import plumbing as pl
 from ftgate.git.history import RefUpdate, judge_updates
@@ -38,7 +39,8 @@ def local_branches(cwd: str | None) -> list[RefUpdate]:
     """Every local branch as if pushed: under the pre-commit framework the
     hook is not told which refs are pushed (it passes only the first), so
     all of them are judged instead of trusting one range."""
-    out = pl.git(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd=cwd)
+    out = pl.git(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd=cwd,
+                 keep=proc.KEEP_PUSH)
     zero = ZERO_OID
     updates = []
     for line in out.decode("utf-8", "surrogateescape").splitlines():
@@ -50,23 +52,25 @@ def local_branches(cwd: str | None) -> list[RefUpdate]:
 def _is_remote_name(name: str, cwd: str | None) -> bool:
     if not name or "/" in name or ":" in name:
         return False
-    out = pl.git(["config", "--get", f"remote.{name}.url"], cwd=cwd, ok_codes=(0, 1))
+    out = pl.git(["config", "--get", f"remote.{name}.url"], cwd=cwd, ok_codes=(0, 1), keep=proc.KEEP_PUSH)
     return bool(out.strip())
 
 
-def main(argv: Sequence[str], stdin: TextIO | None = None, *, stream: TextIO | None = None,
-         cwd: str | None = None) -> int:
+def main(remote: str | None = None, *, all_branches: bool = False, stdin: TextIO | None = None,
+         stream: TextIO | None = None, cwd: str | None = None) -> int:
+    """``remote`` as git names it (the pre-commit framework says it in
+    ``PRE_COMMIT_REMOTE_NAME`` instead); ``all_branches`` judges every local
+    branch rather than the refs on stdin."""
     stdin = stdin if stdin is not None else sys.stdin
     stream = stream if stream is not None else sys.stderr
-    args = [a for a in argv if a != "--all-branches"]
-    all_branches = len(args) != len(argv)
-    remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    if remote is None:
+        remote = os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     try:
         if all_branches:
             updates = local_branches(cwd)
         else:
             updates = parse_lines([line for line in stdin.read().splitlines() if line.strip()])
-        results = judge_updates(updates, cwd=cwd, exclude_all=False, old_may_be_missing=True,
+        results = judge_updates(updates, cwd=cwd, exclude_all=False, old_may_be_missing=True, keep=proc.KEEP_PUSH,
                                 exclude_remotes=remote if _is_remote_name(remote, cwd) else None)
     except (ValueError, pl.GitError) as err:
         stream.write(f"ftgate: pre-push could not judge the push: {err}\n")

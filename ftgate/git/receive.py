@@ -12,7 +12,8 @@ brings that the repository does not have yet is judged against its own
 parent, with the ticket state of its own tree. Objects of the push sit in a
 quarantine directory that git announces through ``GIT_OBJECT_DIRECTORY`` and
 ``GIT_ALTERNATE_OBJECT_DIRECTORIES``; the git processes ftgate starts
-inherit that environment unchanged, so they see the pushed objects.
+pass exactly those through (``proc.KEEP_RECEIVE``), so they see the pushed
+objects, and nothing else of the caller's git environment.
 
 Push options (``git push -o ftgate.verbose``) arrive as
 ``GIT_PUSH_OPTION_COUNT`` / ``GIT_PUSH_OPTION_<n>``; none of them can skip
@@ -29,6 +30,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from ftgate import proc
 from ftgate.git import plumbing as pl
 from ftgate.git.history import RefUpdate, judge_updates
 from ftgate.git.judge import Judged
@@ -86,7 +88,7 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
     stream = stream if stream is not None else sys.stderr
     try:
         updates = parse_updates([line for line in stdin.read().splitlines() if line.strip()])
-        results = judge_updates(updates, cwd=cwd)
+        results = judge_updates(updates, cwd=cwd, keep=proc.KEEP_RECEIVE)
     except (ValueError, pl.GitError) as err:
         _emit([f"ftgate: pre-receive could not judge the push: {err}"], stream)
         return 2
@@ -97,14 +99,10 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
     return 0 if ok else 1
 
 
-def update(argv: Sequence[str], *, stream: TextIO | None = None, cwd: str | None = None) -> int:
+def update(ref: str, old: str, new: str, *, stream: TextIO | None = None, cwd: str | None = None) -> int:
     stream = stream if stream is not None else sys.stderr
-    if len(argv) != 3:
-        _emit(["ftgate: the update hook takes <ref> <old-id> <new-id>"], stream)
-        return 2
-    ref, old, new = argv
     try:
-        results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd)
+        results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd, keep=proc.KEEP_RECEIVE)
     except pl.GitError as err:
         _emit([f"ftgate: update hook could not judge {ref}: {err}"], stream)
         return 2

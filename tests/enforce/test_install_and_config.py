@@ -82,14 +82,14 @@ def test_pre_commit_framework_runs_ftgate(tmp_path: Path, env: dict[str, str]) -
     r.write("app.py", "x = 1\n")
     r.git("add", "app.py")
     # try-repo runs the hook from this checkout's .pre-commit-hooks.yaml.
-    proc = subprocess.run(["pre-commit", "try-repo", str(ROOT), "ftgate-check-system", "--verbose"],
+    proc = subprocess.run(["pre-commit", "try-repo", str(ROOT), "ftgate-check-system", "--verbose"], check=False,
                           cwd=r.path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0, proc.stdout
     assert "app.py" in proc.stdout and "Stage 2" in proc.stdout
     r.git("reset", "-q")
     r.write("README.md", "y\n")
     r.git("add", "README.md")
-    proc = subprocess.run(["pre-commit", "try-repo", str(ROOT), "ftgate-check-system"],
+    proc = subprocess.run(["pre-commit", "try-repo", str(ROOT), "ftgate-check-system"], check=False,
                           cwd=r.path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout
 
@@ -165,7 +165,7 @@ def test_fast_path_imports_nothing_heavy(tmp_path: Path, env: dict[str, str]) ->
     r.write("README.md", "x\n")
     r.git("add", "-A")
     r.ftgate("check")  # warm the config cache
-    proc = subprocess.run([__import__("sys").executable, "-X", "importtime", "-m", "ftgate", "check"],
+    proc = subprocess.run([__import__("sys").executable, "-X", "importtime", "-m", "ftgate", "check"], check=False,
                           cwd=r.path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}

@@ -9,7 +9,7 @@ from tests.support.gitrepo import Repos, git
 
 
 def _commit(path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "commit", "-q", *args], cwd=path, capture_output=True, text=True)
+    return subprocess.run(["git", "commit", "-q", *args], check=False, cwd=path, capture_output=True, text=True)
 
 
 def test_source_commit_at_stage_0_is_refused_without_any_set_up(capsys, repos: Repos) -> None:
