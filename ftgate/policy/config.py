@@ -148,7 +148,8 @@ def parse_config(text: str, label: str = CONFIG_FILE) -> Config:
         issue = parsed.issues[0]
         where = f"{label}:{issue.line}" if issue.line else label
         if issue.kind == "extra_forbidden":
-            hint = f"did you mean `{issue.suggestion}`?" if issue.suggestion else f"known keys here: {', '.join(issue.known)}"
+            hint = (f"did you mean `{issue.suggestion}`?" if issue.suggestion
+                    else f"known keys here: {', '.join(issue.known)}")
             raise FtgateError(f"{where}: unknown key `{issue.key}`", hint=hint) from None
         raise FtgateError(f"{where}: `{issue.key}`: {issue.message}",
                           hint="`ftgate config schema` prints what each key accepts") from None

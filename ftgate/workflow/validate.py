@@ -117,10 +117,12 @@ def validate_ticket(ticket: Ticket) -> list[Finding]:
             findings.append(Finding(files.label(artifact), None,
                                     f"missing although the ticket is past Stage {int(earlier)}"))
         if not state.active_reentry and state.gate(earlier) != GateStatus.PASS:
-            findings.append(Finding(files.label(STATE_FILE), state.gates[earlier].line if earlier in state.gates else None,
+            line = state.gates[earlier].line if earlier in state.gates else None
+            findings.append(Finding(files.label(STATE_FILE), line,
                                     f"Stage {int(earlier)} gate is `{state.gate(earlier).value}` but the ticket is "
                                     f"at Stage {int(stage)}",
                                     hint="a stage is left only through its gate: ftgate advance"))
     if state.active_reentry and not state.reentry.return_path:
-        findings.append(Finding(files.label(STATE_FILE), None, "Active Re-Entry is `Yes` but no return path is declared"))
+        findings.append(Finding(files.label(STATE_FILE), None,
+                                "Active Re-Entry is `Yes` but no return path is declared"))
     return findings
