@@ -103,8 +103,11 @@ def main() -> int:
     print(f"ftgate pre-receive median {m_ours:.2f} s  (ratio {m_ours / m_bare:.2f}x)")
     print(f"git processes: {small} for 10 commits, {large} for {args.commits}")
     print(f"peak child RSS  {peak_kb / 1024:.1f} MB")
-    ok = m_ours < 3 and m_ours <= 2 * m_bare and small == large and peak_kb < 200 * 1024
-    print("targets (<3 s, <=2x, constant processes, <200 MB):", "met" if ok else "NOT met")
+    # The 3 s bound is the 10,000-commit case's; at scale the bounds are the ratio and flat memory.
+    in_time = args.large or m_ours < 3
+    ok = in_time and m_ours <= 2 * m_bare and small == large and peak_kb < 200 * 1024
+    targets = "<=2x, constant processes, <200 MB" if args.large else "<3 s, <=2x, constant processes, <200 MB"
+    print(f"targets ({targets}):", "met" if ok else "NOT met")
     return 0 if ok else 1
 
 
