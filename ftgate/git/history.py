@@ -147,15 +147,17 @@ def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclu
         target = hit[0] if hit and hit[1] == "blob" else None
         units = new_commit_units([update.new], exclude, branch=update.branch, ref=update.ref,
                                  exclude_remotes=exclude_remotes, cwd=cwd, keep=keep)
-        kept = []
-        for unit in units:
-            key = (unit.after, target, update.branch)
-            if key in seen:
-                continue
-            seen.add(key)
-            if tip is not None:
+        kept = units
+        if len(alive) > 1:
+            kept = []
+            for unit in units:
+                key = (unit.after, target, update.branch)
+                if key not in seen:
+                    seen.add(key)
+                    kept.append(unit)
+        if tip is not None:
+            for unit in kept:
                 unit.target_config, unit.targeted = target, True
-            kept.append(unit)
         plan.append((update, kept))
         all_units += kept
     judged = {id(j.unit): j for j in judge.judge(all_units)}

@@ -478,7 +478,7 @@ class Judge:
                     in_progress = shown[id(listing)] = sorted(n for n in listing if not n.startswith("."))
                 one.change.in_progress = in_progress
                 # The one of them the commit carries at Stage 4 Unlocked governs.
-                names = list(dict.fromkeys([*names, *in_progress]))
+                names = in_progress if not names else list(dict.fromkeys([*names, *in_progress]))
             if names:
                 names = [n for n in names if _usable(n)]
                 wanted.update(dict.fromkeys(names))

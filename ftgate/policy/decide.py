@@ -172,11 +172,13 @@ def governing_ticket(change: Change, policy: PolicyLike) -> Governing:
         return Governing(None, "", f"the change touches several ticket folders ({', '.join(sorted(touched))})")
     if change.in_progress:
         unlocked = []
-        for name in change.in_progress:
-            ticket = change.tickets.get(name)
-            summary = ticket.after.summary if ticket is not None else None
-            if summary is not None and summary.source_edits_allowed and name_problem(name) is None:
-                unlocked.append(name)
+        tickets = change.tickets
+        if tickets:
+            for name in change.in_progress:
+                ticket = tickets.get(name)
+                summary = ticket.after.summary if ticket is not None else None
+                if summary is not None and summary.source_edits_allowed and name_problem(name) is None:
+                    unlocked.append(name)
         if len(unlocked) == 1:
             return Governing(unlocked[0], "the ticket this commit carries at Stage 4 Unlocked")
         if len(unlocked) > 1:
