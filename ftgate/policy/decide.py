@@ -28,6 +28,7 @@ from ftgate.constants import (
     TICKETS,
     TICKETS_SLASH,
 )
+from ftgate.policy.approvals import is_squash, source_reasons
 from ftgate.policy.types import (
     STATUS_WORDS,
     Change,
@@ -238,7 +239,8 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                               "an unreadable state blocks them)",
                               (summary.hint if summary and summary.hint else
                                f"fix the file so it reads unambiguously: ftgate validate {name}")))
-    elif not after.summary.source_edits_allowed:
+    elif not after.summary.source_edits_allowed and not (ticket is not None and is_squash(ticket)):
+        # (a squash's source is judged with its ticket by the transition check)
         summary = after.summary
         where = f"Stage {summary.stage} ({'Unlocked' if summary.unlocked else 'Locked'})"
         fix = _fix_for_locked(name, summary, staged=change.label.startswith("staged changes"))
@@ -246,6 +248,8 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
             reasons.append(Reason(c.path, "source-locked",
                                   f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
                                   f"(from {gov.source}) is at {where}", fix))
+    else:
+        reasons += source_reasons(ticket, len(source))
     verdict.allowed = not reasons
     return verdict
 

@@ -119,6 +119,9 @@ class TicketInput:
     # line each (None: the adapter did not run it, which refuses).
     stage5_evidence: str = "verified"
     evidence_findings: list[str] | None = None
+    # When the policy in force has approvals on: the approvals the adapter
+    # found and verified for this ticket (ftgate.policy.approvals).
+    approvals: ApprovalFacts | None = None
 
     @property
     def state_changed(self) -> bool:
@@ -167,6 +170,8 @@ class Verdict:
 
 if TYPE_CHECKING:
     from typing import Protocol
+
+    from ftgate.policy.approvals import ApprovalFacts
 
     class PolicyLike(Protocol):
         """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``)."""
