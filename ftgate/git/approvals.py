@@ -31,6 +31,7 @@ from ftgate.git import plumbing as pl
 from ftgate.policy import approvals as ap
 from ftgate.policy.compiled import Policy, PolicyError
 from ftgate.policy.decide import Change, TicketInput, governing_ticket, source_changes, state_changes
+from ftgate.policy.types import ApprovalFacts, Found
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class _Reader:
 
     def __init__(self, cwd: str | None, keep: Collection[str]) -> None:
         self.cwd, self.keep = cwd, keep
-        self._verified: dict[tuple[str, str, str], ap.Found] = {}
+        self._verified: dict[tuple[str, str, str], Found] = {}
         self._signers: dict[tuple[str | None, str], tuple[bytes | None, str | None]] = {}
 
     def git(self, args: Sequence[str], ok: Sequence[int] | None = (0,)) -> bytes:
@@ -126,7 +127,7 @@ class _Reader:
         return {p: (hit[0] if (hit := hits.get(name)) and hit[1] == "blob" else None) for p, name in names.items()}
 
     def verify(self, transition: str, record_oid: str, sig_oid: str, signers: bytes, signers_key: str
-               ) -> ap.Found:
+               ) -> Found:
         key = (record_oid, sig_oid, signers_key)
         if key in self._verified:
             return self._verified[key]
@@ -158,36 +159,36 @@ class _Reader:
         return [self.git(["show", "-s", "--format=%ae", unit.after]).decode("utf-8", "replace").strip()]
 
 
-def _check_record(transition: str, record: bytes | None, signature: bytes | None, signers: bytes) -> ap.Found:
+def _check_record(transition: str, record: bytes | None, signature: bytes | None, signers: bytes) -> Found:
     name = ap.record_name(transition)
     if record is None or signature is None:
-        return ap.Found(transition, error=f"{name} or its signature cannot be read")
+        return Found(transition, error=f"{name} or its signature cannot be read")
     if len(record) > _RECORD_CAP:
-        return ap.Found(transition, error=f"{name} is larger than {_RECORD_CAP} bytes; not an approval record")
+        return Found(transition, error=f"{name} is larger than {_RECORD_CAP} bytes; not an approval record")
     try:
         data = json.loads(record.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
-        return ap.Found(transition, error=f"{name} is not JSON ({exc})")
+        return Found(transition, error=f"{name} is not JSON ({exc})")
     ok_shape = (isinstance(data, dict) and data.get("format") == ap.RECORD_FORMAT
                 and isinstance(data.get("ticket"), str) and isinstance(data.get("transition"), str)
                 and isinstance(data.get("files"), dict) and isinstance(data.get("sources"), dict)
                 and all(isinstance(k, str) and isinstance(v, str) for k, v in data["files"].items())
                 and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in data["sources"].items()))
     if not ok_shape:
-        return ap.Found(transition, error=f"{name} does not have the shape `ftgate approve` writes "
+        return Found(transition, error=f"{name} does not have the shape `ftgate approve` writes "
                                           "(format, ticket, transition, files, sources)")
     try:
         principal = sshsig.verify(ap.canonical(data), signature.decode("ascii", "replace"),
                                   allowed_signers=signers, namespace=sshsig.APPROVAL_NAMESPACE)
     except FtgateError as err:
-        return ap.Found(transition, error=f"{ap.signature_name(transition)}: {err.message}")
-    return ap.Found(transition, principal, None, data["ticket"], dict(data["files"]), dict(data["sources"]))
+        return Found(transition, error=f"{ap.signature_name(transition)}: {err.message}")
+    return Found(transition, principal, None, data["ticket"], dict(data["files"]), dict(data["sources"]))
 
 
-def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, policy: Policy) -> ap.ApprovalFacts:
+def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, policy: Policy) -> ApprovalFacts:
     rules = policy.approvals or {}
     path = str(rules.get("allowed_signers"))
-    facts = ap.ApprovalFacts(list(rules.get("transitions") or []), path, bool(rules.get("separate")),
+    facts = ApprovalFacts(list(rules.get("transitions") or []), path, bool(rules.get("separate")),
                              staged=unit.after == INDEX)
     signers, problem = reader.signers(unit.before, path)
     facts.signers_error = problem
@@ -212,7 +213,7 @@ def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, pol
             if record_oid is None and sig_oid is None:
                 continue
             if record_oid is None or sig_oid is None:
-                facts.found[transition] = ap.Found(transition, error=f"{ap.record_name(transition)} and "
+                facts.found[transition] = Found(transition, error=f"{ap.record_name(transition)} and "
                                                    f"{ap.signature_name(transition)} must come together")
                 continue
             facts.found[transition] = reader.verify(transition, record_oid, sig_oid, signers, path + str(unit.before))

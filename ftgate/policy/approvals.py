@@ -31,8 +31,7 @@ import json
 from collections.abc import Callable, Mapping
 
 from ftgate.constants import DONE, IN_PROGRESS, TICKETS
-from ftgate.policy.types import Reason, TicketInput
-from ftgate.records import field, record
+from ftgate.policy.types import ApprovalFacts, Found, Reason, TicketInput
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -85,50 +84,6 @@ def init_block(allowed_signers: str = ".ftgate/allowed_signers", *, separate: bo
             f"  allowed_signers: {allowed_signers}\n"
             "  # The approver may not be the author of the source commits the approval covers.\n"
             f"  separate: {'true' if separate else 'false'}\n")
-
-
-@record(slots=True)
-class Found:
-    """One approval record in the ticket folder, as the adapter read it: the
-    principal whose listed key signed it, or why it does not count."""
-
-    transition: str
-    principal: str | None = None
-    error: str | None = None
-    ticket: str | None = None
-    files: dict[str, str] | None = None
-    sources: dict[str, str | None] | None = None
-
-
-@record(slots=True)
-class ApprovalFacts:
-    """What the adapter gathered for one ticket of one change when the
-    policy in force has approvals on."""
-
-    required: list[str]
-    allowed_signers: str
-    separate: bool
-    # Principals listed in the allowed-signers file of the policy's tree
-    # (empty: the file is missing or lists nobody; ``signers_error`` says).
-    signers: list[str] = field(default_factory=list)
-    signers_error: str | None = None
-    # The ticket folder's files on the change's side (approvals left out).
-    files: dict[str, str] = field(default_factory=dict)
-    found: dict[str, Found] = field(default_factory=dict)
-    # Blob ids on the change's side of the source paths approvals name and of
-    # those the change itself touches (None: absent there).
-    tree: dict[str, str | None] = field(default_factory=dict)
-    # The source paths this change touches -> their new blob id (None: deleted).
-    changed_sources: dict[str, str | None] = field(default_factory=dict)
-    # The principal of a listed key that signed the commit (git's ssh
-    # signing), or why not; None for staged changes.
-    commit_signer: str | None = None
-    commit_signer_error: str | None = None
-    # Author email(s) of the change's commit(s).
-    authors: list[str] = field(default_factory=list)
-    # Staged changes: the commit is not made yet, so a commit signature
-    # cannot count here; the push and the server judge it.
-    staged: bool = False
 
 
 # ------------------------------------------------------------------ reading states

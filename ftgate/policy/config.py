@@ -74,13 +74,16 @@ class WorktreeRules(BaseModel):
         return value
 
 
+Transition = Literal["unlock", "done", "waive", "reopen"]
+
+
 class ApprovalRules(BaseModel):
     """Transitions that need a person's signed approval (off unless present)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    transitions: list[Literal["unlock", "done", "waive", "reopen"]] = Field(
-        default_factory=lambda: ["unlock", "done"], min_length=1,
+    transitions: list[Transition] = Field(
+        default_factory=lambda: list[Transition](["unlock", "done"]), min_length=1,
         description="The transitions that need an approval: unlock, done, waive, reopen.")
     allowed_signers: str = Field(
         default=".ftgate/allowed_signers", min_length=1,
