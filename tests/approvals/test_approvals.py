@@ -30,16 +30,17 @@ def _key(tmp: Path, name: str) -> Path:
     return path
 
 
-def _config(*, approvals: bool = True, separate: bool = True, evidence: str = "report") -> str:
+def _config(*, approvals: bool = True, separate: bool = True, evidence: str = "report",
+            transitions: str = "unlock, done") -> str:
     text = f"version: 1\nstage5_evidence: {evidence}\n"
     if approvals:
-        text += (f"approvals:\n  transitions: [unlock, done]\n  allowed_signers: {SIGNERS}\n"
+        text += (f"approvals:\n  transitions: [{transitions}]\n  allowed_signers: {SIGNERS}\n"
                  f"  separate: {'true' if separate else 'false'}\n")
     return text
 
 
-def _server(tmp_path: Path, env: dict[str, str], *, approvals: bool = True, stage: int | None = 4
-            ) -> tuple[Repo, Repo, dict[str, Path]]:
+def _server(tmp_path: Path, env: dict[str, str], *, approvals: bool = True, stage: int | None = 4,
+            transitions: str = "unlock, done") -> tuple[Repo, Repo, dict[str, Path]]:
     """A bare server with the update hook, and a clone; ftgate.yaml, the
     allowed signers (alice only) and a ticket `t` at ``stage`` are set up
     before the hook judges anything."""
@@ -51,7 +52,7 @@ def _server(tmp_path: Path, env: dict[str, str], *, approvals: bool = True, stag
     Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
     work.write("README.md", "# demo\n")
     work.write("src/train.py", "print('train')\n")
-    work.write("ftgate.yaml", _config(approvals=approvals))
+    work.write("ftgate.yaml", _config(approvals=approvals, transitions=transitions))
     work.write(SIGNERS, f"{ALICE} {sshsig.public_key_of(keys['alice'])}\n")
     if stage is not None:
         put_ticket(work, "t", stage)
@@ -243,3 +244,23 @@ def test_a_squash_without_approvals_is_refused(tmp_path: Path, git_env: dict[str
     work.write("src/train.py", "print('the finished work')\n")
     _squash(work, git_env, "Finish s (squashed)")
     _refused(work, base, "accepts a squash only when approvals are on", "turn approvals on", "merge commit")
+
+
+def test_reopening_an_archived_ticket_needs_its_approval(tmp_path: Path, git_env: dict[str, str]) -> None:
+    _, work, keys = _server(tmp_path, git_env, stage=None, transitions="unlock, done, reopen")
+    _finished(work, "s")
+    work.write("src/train.py", "print('the finished work')\n")
+    _approve(work, keys["alice"], "done", "s")
+    _squash(work, git_env, "Finish s (squashed)")
+    assert push(work, "HEAD:main").returncode == 0
+    base = work.head()
+
+    reopened = work.ftgate("reopen", "s", "--stage", "8")
+    assert reopened.returncode == 0, reopened.stderr
+    work.commit("s: reopen")
+    _refused(work, base, "`reopen` needs a signed approval", "ftgate approve s --transition reopen")
+
+    _approve(work, keys["alice"], "reopen", "s")
+    work.git("add", "-A")
+    work.git("commit", "-q", "--amend", "--no-verify", "-m", "s: reopen, approved")
+    _accepted(work, base)
