@@ -73,9 +73,53 @@ class _Reader:
         self.cwd, self.keep = cwd, keep
         self._verified: dict[tuple[str, str, str], Found] = {}
         self._signers: dict[tuple[str | None, str], tuple[bytes | None, str | None]] = {}
+        self._folders: dict[tuple[str, str], str | None] = {}   # (commit, folder) -> tree id
+        self._trees: dict[str, dict[str, str]] = {}             # tree id -> its files
+        self._authors: dict[str, str] = {}
 
-    def git(self, args: Sequence[str], ok: Sequence[int] | None = (0,)) -> bytes:
-        return proc.run(args, cwd=self.cwd, keep=self.keep, ok_codes=ok).stdout
+    def prefetch(self, jobs: Sequence[tuple[Unit, str, str]]) -> None:
+        """Look up, for all (unit, ticket folder, signers path) at once, what
+        :meth:`signers`, :meth:`listing` and :meth:`authors` will ask, so a
+        push of many commits costs a few git processes, not a few per commit."""
+        befores = {(u.before, path) for u, _, path in jobs if u.before and (u.before, path) not in self._signers}
+        folders = {(u.after, folder) for u, folder, _ in jobs if u.after != INDEX}
+        names = [f"{rev}:{path}" for rev, path in befores] + [f"{rev}:{folder}" for rev, folder in folders]
+        hits = pl.batch_check(names, cwd=self.cwd, keep=self.keep) if names else {}
+        blobs = [hit[0] for rev, path in befores if (hit := hits.get(f"{rev}:{path}")) and hit[1] == "blob"]
+        contents = pl.read_objects(blobs, cwd=self.cwd, keep=self.keep)
+        for rev, path in befores:
+            hit = hits.get(f"{rev}:{path}")
+            if hit is None or hit[1] != "blob":
+                self._signers[(rev, path)] = (None, f"{path} does not exist in the parent commit")
+            else:
+                data = contents.get(hit[0])
+                self._signers[(rev, path)] = (data, None) if data is not None else (None, f"{path} cannot be read")
+        for rev, folder in folders:
+            hit = hits.get(f"{rev}:{folder}")
+            self._folders[(rev, folder)] = hit[0] if hit and hit[1] == "tree" else None
+        for tree in {t for t in self._folders.values() if t and t not in self._trees}:
+            self._trees[tree] = self._ls_tree(tree)
+        commits = list(dict.fromkeys(u.after for u, _, _ in jobs if u.after != INDEX and u.after not in self._authors))
+        if commits:
+            out = self.git(["log", "--no-walk=unsorted", "--stdin", "--format=%H %ae"],
+                           input="".join(c + "\n" for c in commits).encode())
+            for line in out.decode("utf-8", "replace").splitlines():
+                commit, _, email = line.partition(" ")
+                self._authors[commit] = email.strip()
+
+    def _ls_tree(self, tree: str) -> dict[str, str]:
+        raw = self.git(["ls-tree", "-r", "-z", tree])
+        out = {}
+        for rec in raw.split(b"\0"):
+            if rec:
+                meta, path = rec.split(b"\t", 1)
+                parts = meta.split(b" ")
+                if parts[1] == b"blob":
+                    out[pl.decode_path(path)] = parts[2].decode()
+        return out
+
+    def git(self, args: Sequence[str], ok: Sequence[int] | None = (0,), input: bytes | None = None) -> bytes:
+        return proc.run(args, cwd=self.cwd, keep=self.keep, ok_codes=ok, input=input).stdout
 
     def signers(self, rev: str | None, path: str) -> tuple[bytes | None, str | None]:
         key = (rev, path)
@@ -101,15 +145,15 @@ class _Reader:
                     meta, path = rec.split(b"\t", 1)
                     out[pl.decode_path(path)[len(folder) + 1:]] = meta.split(b" ")[1].decode()
             return out
-        raw = self.git(["ls-tree", "-r", "-z", "--full-tree", rev, "--", folder + "/"])
-        out = {}
-        for rec in raw.split(b"\0"):
-            if rec:
-                meta, path = rec.split(b"\t", 1)
-                parts = meta.split(b" ")
-                if parts[1] == b"blob":
-                    out[pl.decode_path(path)[len(folder) + 1:]] = parts[2].decode()
-        return out
+        if (rev, folder) not in self._folders:
+            hit = pl.batch_check([f"{rev}:{folder}"], cwd=self.cwd, keep=self.keep).get(f"{rev}:{folder}")
+            self._folders[(rev, folder)] = hit[0] if hit and hit[1] == "tree" else None
+        tree = self._folders[(rev, folder)]
+        if tree is None:
+            return {}
+        if tree not in self._trees:
+            self._trees[tree] = self._ls_tree(tree)
+        return self._trees[tree]
 
     def oids(self, rev: str, paths: Collection[str]) -> dict[str, str | None]:
         if not paths:
@@ -156,7 +200,10 @@ class _Reader:
             ident = self.git(["var", "GIT_AUTHOR_IDENT"], ok=None).decode("utf-8", "replace")
             hit = re.search(r"<([^>]*)>", ident)
             return [hit.group(1)] if hit else []
-        return [self.git(["show", "-s", "--format=%ae", unit.after]).decode("utf-8", "replace").strip()]
+        if unit.after not in self._authors:
+            self._authors[unit.after] = self.git(["show", "-s", "--format=%ae", unit.after]).decode(
+                "utf-8", "replace").strip()
+        return [self._authors[unit.after]]
 
 
 def _check_record(transition: str, record: bytes | None, signature: bytes | None, signers: bytes) -> Found:
@@ -219,10 +266,11 @@ def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, pol
             facts.found[transition] = reader.verify(transition, record_oid, sig_oid, signers, path + str(unit.before))
         if unit.after != INDEX and ticket.state_changed:
             facts.commit_signer, facts.commit_signer_error = reader.commit_signer(unit.after, signers)
-    wanted = set(facts.changed_sources)
-    for found in facts.found.values():
-        wanted |= set(found.sources or {})
-    facts.tree = reader.oids(unit.after, wanted)
+    if ticket.state_changed:  # a source-only change reads only who approved the unlock
+        wanted = set(facts.changed_sources)
+        for found in facts.found.values():
+            wanted |= set(found.sources or {})
+        facts.tree = reader.oids(unit.after, wanted)
     facts.authors = reader.authors(unit)
     return facts
 
@@ -233,7 +281,7 @@ def attach(results: Sequence[tuple[Unit, Change, Policy | PolicyError]], *, cwd:
     those whose state a change edits, and under ``separate: true`` the
     ticket governing a source change. Also, for a ticket that arrives
     archived (a squash), run the Stage 5 evidence check on its tree."""
-    reader: _Reader | None = None
+    jobs: list[tuple[Unit, Change, TicketInput, Policy]] = []
     for unit, change, policy in results:
         if not isinstance(policy, Policy) or not policy.approvals or unit.merge:
             continue
@@ -245,17 +293,22 @@ def attach(results: Sequence[tuple[Unit, Change, Policy | PolicyError]], *, cwd:
                 names.append(gov)
         for name in names:
             ticket = change.tickets[name]
-            if ticket.after.folder is None:
-                continue
-            reader = reader or _Reader(cwd, keep)
-            ticket.approvals = _facts(reader, unit, change, ticket, policy)
-            if ap.is_squash(ticket) and ticket.evidence_findings is None:
-                ticket.stage5_evidence = policy.stage5_evidence
-                if policy.stage5_evidence == "verified":
-                    from ftgate.git.evidence_tree import evidence_findings
+            if ticket.after.folder is not None:
+                jobs.append((unit, change, ticket, policy))
+    if not jobs:
+        return
+    reader = _Reader(cwd, keep)
+    reader.prefetch([(unit, str(ticket.after.folder), str((policy.approvals or {}).get("allowed_signers")))
+                     for unit, _, ticket, policy in jobs])
+    for unit, change, ticket, policy in jobs:
+        folder = str(ticket.after.folder)
+        ticket.approvals = _facts(reader, unit, change, ticket, policy)
+        if ap.is_squash(ticket) and ticket.evidence_findings is None:
+            ticket.stage5_evidence = policy.stage5_evidence
+            if policy.stage5_evidence == "verified":
+                from ftgate.git.evidence_tree import evidence_findings
 
-                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder, cwd=cwd,
-                                                                 keep=keep)
+                ticket.evidence_findings = evidence_findings(unit.after, folder, cwd=cwd, keep=keep)
 
 
 # ------------------------------------------------------------------ making one
