@@ -71,7 +71,7 @@ class _Reader:
 
     def __init__(self, cwd: str | None, keep: Collection[str]) -> None:
         self.cwd, self.keep = cwd, keep
-        self._verified: dict[tuple[str, str, str], Found] = {}
+        self._verified: dict[tuple[str, str, bytes], Found] = {}
         self._signers: dict[tuple[str | None, str], tuple[bytes | None, str | None]] = {}
         self._folders: dict[tuple[str, str], str | None] = {}   # (commit, folder) -> tree id
         self._trees: dict[str, dict[str, str]] = {}             # tree id -> its files
@@ -170,9 +170,9 @@ class _Reader:
         hits = pl.batch_check(list(names.values()), cwd=self.cwd, keep=self.keep)
         return {p: (hit[0] if (hit := hits.get(name)) and hit[1] == "blob" else None) for p, name in names.items()}
 
-    def verify(self, transition: str, record_oid: str, sig_oid: str, signers: bytes, signers_key: str
-               ) -> Found:
-        key = (record_oid, sig_oid, signers_key)
+    def verify(self, transition: str, record_oid: str, sig_oid: str, signers: bytes) -> Found:
+        # The same record, signature and list verify the same way in every commit that carries them.
+        key = (record_oid, sig_oid, signers)
         if key in self._verified:
             return self._verified[key]
         blobs = pl.read_objects([record_oid, sig_oid], cwd=self.cwd, keep=self.keep)
@@ -263,7 +263,7 @@ def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, pol
                 facts.found[transition] = Found(transition, error=f"{ap.record_name(transition)} and "
                                                    f"{ap.signature_name(transition)} must come together")
                 continue
-            facts.found[transition] = reader.verify(transition, record_oid, sig_oid, signers, path + str(unit.before))
+            facts.found[transition] = reader.verify(transition, record_oid, sig_oid, signers)
         if unit.after != INDEX and ticket.state_changed:
             facts.commit_signer, facts.commit_signer_error = reader.commit_signer(unit.after, signers)
     if ticket.state_changed:  # a source-only change reads only who approved the unlock
