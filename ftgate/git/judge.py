@@ -397,6 +397,17 @@ class Judge:
         results = self._ticket_inputs(plan, pending, unit_names, states)
         self._load_transition_files(results)
         self._check_evidence(results)
+        signed: list[tuple[Unit, Change, Policy | PolicyError]] = []
+        for unit, change, policies in results:
+            # The target's approvals when it asks for them (it is in force on
+            # the ref; the parent's could be the pusher's choice), else the parent's.
+            wanting = [one.effective for one in policies if one.effective.approvals]
+            if wanting:
+                signed.append((unit, change, wanting[-1]))
+        if signed:
+            from ftgate.git.approvals import attach
+
+            attach(signed, cwd=self.cwd, keep=self.keep)
         return [self._verdict(one) for one in results]
 
     def _round_anchors(self, plan: _Plan) -> tuple[dict[str, None], dict[str, tuple[str, str] | None]]:

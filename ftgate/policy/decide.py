@@ -296,13 +296,14 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                               "an unreadable state blocks them)",
                               (summary.hint if summary and summary.hint else
                                f"fix the file so it reads unambiguously: ftgate validate {name}")))
-    elif after.folder.startswith(f"{TICKETS}/{DONE}/"):
+    elif after.folder.startswith(f"{TICKETS}/{DONE}/") and not _is_squash(ticket):
         reasons.append(Reason(after.state_path or "", "ticket-archived",
                               f"ticket {name!r} (from {gov.source}) is archived in {after.folder}; an archived "
                               f"ticket governs no source change",
                               f"reopen it (ftgate reopen {name} --stage 4), walk to Stage 4 and unlock it, "
                               "or start a new ticket"))
-    elif not after.summary.source_edits_allowed:
+    elif not after.summary.source_edits_allowed and not _is_squash(ticket):
+        # (a squash's source is judged with its ticket by the transition check)
         summary = after.summary
         where = f"Stage {summary.stage} ({'Unlocked' if summary.unlocked else 'Locked'})"
         fix = _fix_for_locked(name, summary, staged=change.label.startswith("staged changes"))
@@ -310,7 +311,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
             reasons.append(Reason(c.path, "source-locked",
                                   f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
                                   f"(from {gov.source}) is at {where}", fix))
-    elif not _unlocked_before(ticket):
+    elif not _unlocked_before(ticket) and not _is_squash(ticket):
         more = f" (and {len(source) - 1} more)" if len(source) > 1 else ""
         reasons.append(Reason(source[0].path, "unlock-not-committed",
                               f"{source[0].describe()}{more}: ticket {name!r} is not at Stage 4 Unlocked in the "
@@ -318,6 +319,10 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                               "change",
                               f"commit the unlock first (ftgate unlock {name}; git commit), then the source "
                               "change in a later commit"))
+    elif ticket is not None and ticket.approvals is not None:
+        from ftgate.policy.approvals import source_reasons
+
+        reasons += source_reasons(ticket, len(source))
     verdict.allowed = not reasons
     return verdict
 
@@ -326,6 +331,14 @@ def _unlocked_before(ticket: TicketInput | None) -> bool:
     if ticket is None or ticket.before.folder is None or ticket.before.summary is None:
         return False
     return ticket.before.folder == ticket.after.folder and ticket.before.summary.source_edits_allowed
+
+
+def _is_squash(ticket: TicketInput | None) -> bool:
+    if ticket is None or ticket.before.folder is not None:
+        return False  # the common case, decided without importing the approvals module
+    from ftgate.policy.approvals import is_squash
+
+    return is_squash(ticket)
 
 
 def _fix_for_locked(name: str, summary: StateSummary, *, staged: bool = True) -> str:

@@ -132,9 +132,19 @@ def _in(folder: str | None, where: str) -> bool:
 
 
 def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
-    """Reasons the state edit in ``ticket`` is not one legal step, and notes.
+    """Reasons the state edit in ``ticket`` is not one legal step (or lacks
+    the signed approval its policy asks for), and notes. A ticket arriving
+    already archived (a squash merge) is judged as a whole instead."""
+    from ftgate.policy import approvals
 
-    The state history is append-only: a ticket is born at Stage 0 Locked,
+    if approvals.is_squash(ticket):
+        return approvals.squash_reasons(ticket, lambda stage, state: _gate_findings(stage, ticket, state)), []
+    reasons, notes = _check_step(ticket)
+    return reasons + approvals.transition_reasons(ticket), notes
+
+
+def _check_step(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
+    """The state history is append-only: a ticket is born at Stage 0 Locked,
     its state file is never deleted (archiving moves it to ``done/``), an
     archived state never changes, and a reopen brings back only a ticket
     whose archive was legal."""
