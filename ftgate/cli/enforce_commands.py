@@ -134,6 +134,32 @@ def doctor(path: Path | None) -> int:
     return EXIT_OK if report.protected else EXIT_FINDINGS
 
 
+@click.command()
+@click.option("--no-hooks", is_flag=True, help="Write ftgate.yaml only; install no hooks.")
+@click.option("--dry-run", is_flag=True, help="Say what would be written, write nothing.")
+def init(no_hooks: bool, dry_run: bool) -> int:
+    """Adopt ftgate in this repository: propose ftgate.yaml from the layout,
+    install the hooks (or print a hook manager's lines), and print the server
+    and CI steps. The adoption commit that follows needs no ticket."""
+    from ftgate.git.adopt import init as init_repo
+
+    report = init_repo(Path.cwd(), hooks=not no_hooks, dry_run=dry_run)
+    for line in report.lines:
+        click.echo(line)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+@click.command()
+def uninstall() -> int:
+    """Remove what `ftgate init` and `ftgate install` added: ftgate's hooks
+    (restoring a hook they replaced) and files init wrote, if unchanged."""
+    from ftgate.git.adopt import uninstall as uninstall_repo
+
+    for line in uninstall_repo(Path.cwd()).lines:
+        click.echo(line)
+    return EXIT_OK
+
+
 @click.group()
 def config() -> None:
     """The repository's ftgate.yaml."""
@@ -180,4 +206,4 @@ def config_is_source(paths: tuple[str, ...]) -> int:
     return EXIT_OK
 
 
-__all__ = ["check", "ci", "config", "doctor", "hook", "install"]
+__all__ = ["check", "ci", "config", "doctor", "hook", "init", "install", "uninstall"]

@@ -34,6 +34,8 @@ COMMANDS: dict[str, str] = {
     "hook": "ftgate.cli.enforce_commands:hook",
     "ci": "ftgate.cli.enforce_commands:ci",
     "install": "ftgate.cli.enforce_commands:install",
+    "init": "ftgate.cli.enforce_commands:init",
+    "uninstall": "ftgate.cli.enforce_commands:uninstall",
     "doctor": "ftgate.cli.enforce_commands:doctor",
     "config": "ftgate.cli.enforce_commands:config",
     "agent": "ftgate.cli.agent_commands:agent",
