@@ -5,6 +5,7 @@ unreadable file."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -29,7 +30,7 @@ from ftgate.workflow.validate import validate_ticket
 TICKET_ARG = click.argument("name", required=False, metavar="[TICKET]")
 
 
-def _print_outcome(outcome: tr.Outcome) -> int:
+def _print_outcome(outcome: tr.Outcome, root: Path | None = None) -> int:
     if outcome.findings:
         click.echo(f"{outcome.ticket}: {outcome.message}", err=True)
         for finding in outcome.findings:
@@ -38,6 +39,13 @@ def _print_outcome(outcome: tr.Outcome) -> int:
     click.echo(f"{outcome.ticket}: {outcome.message}")
     for path in outcome.written:
         click.echo(f"  wrote {path}")
+    prefix = ""
+    if root is not None:
+        up = os.path.relpath(root, Path.cwd())
+        prefix = "" if up == "." else up + "/"
+    hint = outcome.commit_hint(prefix)
+    if hint:
+        click.echo(f"  next: {hint}")
     return EXIT_OK
 
 
@@ -128,14 +136,15 @@ def status(name: str | None, as_json: bool) -> int:
 def advance(name: str | None, dry_run: bool) -> int:
     """Pass the current stage's gate and move to the next stage."""
     ticket_ = resolve_ticket(name)
-    return _print_outcome(tr.advance(ticket_, dry_run=dry_run, evidence=RepoEvidence(ticket_.root)))
+    return _print_outcome(tr.advance(ticket_, dry_run=dry_run, evidence=RepoEvidence(ticket_.root)), ticket_.root)
 
 
 @click.command()
 @TICKET_ARG
 def unlock(name: str | None) -> int:
     """Allow source edits (Stage 4 only, with the Stage 3 gate Pass)."""
-    return _print_outcome(tr.unlock(resolve_ticket(name)))
+    ticket_ = resolve_ticket(name)
+    return _print_outcome(tr.unlock(ticket_), ticket_.root)
 
 
 @click.command()
