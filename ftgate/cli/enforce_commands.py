@@ -92,7 +92,12 @@ def hook_update(args: tuple[str, ...]) -> int:
               help="GitHub Actions annotations and job summary (default: when GITHUB_ACTIONS=true).")
 def ci(base: str, head: str, branch: str | None, github: bool | None) -> int:
     """Judge every commit in BASE..HEAD; exit 1 when any is refused."""
+    from ftgate import proc
     from ftgate.git import ci as ci_mod
+
+    if proc.run(["rev-parse", "--git-dir"], cwd=Path.cwd(), ok_codes=None).returncode != 0:
+        raise FtgateError(f"{Path.cwd()}: not inside a git repository",
+                          hint="run `ftgate ci` in the clone the CI job checked out")
 
     return ci_mod.run(base, head, branch=branch, github=github)
 
@@ -128,10 +133,13 @@ def doctor(path: Path | None) -> int:
     """Report installed hooks, missing ones, and whether this checkout is protected."""
     from ftgate.git.doctor import diagnose
 
-    report = diagnose(path or Path.cwd())
+    target = path or Path.cwd()
+    if not target.is_dir():
+        raise FtgateError(f"{target}: no such folder", hint="pass the path of a checkout or a bare repository")
+    report = diagnose(target)
     for line in report.lines:
         click.echo(line)
-    return EXIT_OK if report.protected else EXIT_FINDINGS
+    return EXIT_OK if report.healthy else EXIT_FINDINGS
 
 
 @click.command()
@@ -185,12 +193,24 @@ def config_show(as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(cfg.model_dump(), indent=2))
     else:
-        click.echo(f"untracked_source: {cfg.untracked_source}")
-        click.echo(f"ticket: {cfg.ticket or '(none)'}")
-        click.echo("source.include: " + ", ".join(cfg.source.include))
-        click.echo("source.exclude: " + ", ".join(cfg.source.exclude))
+        for line in _flatten(cfg.model_dump()):
+            click.echo(line)
         click.echo("always: tickets/ is never source; ftgate.yaml always is")
     return EXIT_OK
+
+
+def _flatten(data: dict[str, object], prefix: str = "") -> list[str]:
+    """``section.key: value`` lines for every setting, nested sections
+    included, so a section added to the config shows up without code here."""
+    lines: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += _flatten(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            lines.append(f"{prefix}{key}: " + (", ".join(str(v) for v in value) or "(none)"))
+        else:
+            lines.append(f"{prefix}{key}: " + ("(none)" if value is None else str(value)))
+    return lines
 
 
 @config.command("is-source")

@@ -71,7 +71,12 @@ def ticket_new(name: str, no_worktree: bool, base: str | None, remote: str | Non
     as `ftgate worktree new` makes them; outside git, or with --no-worktree,
     it starts in the current folder."""
     from ftgate.git.worktree import git_toplevel, new_ticket_worktree
+    from ftgate.gitdir import git_dirs
 
+    own, common = git_dirs(Path.cwd(), use_env=False)
+    if own is not None and own == common and own.name != ".git":
+        raise FtgateError(f"{own}: a bare repository has no work tree, so a ticket folder would be committed "
+                          "by nobody", hint="start the ticket in a clone of it")
     in_git = git_toplevel(Path.cwd()) is not None
     if in_git and not no_worktree:
         from ftgate.cli.worktree_commands import report_new

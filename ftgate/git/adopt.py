@@ -21,7 +21,7 @@ from pathlib import Path
 from ftgate import proc
 from ftgate.constants import CONFIG_FILE
 from ftgate.errors import FtgateError
-from ftgate.git.install import CLIENT_HOOKS, MARKER, hooks_dir_of, install_hooks
+from ftgate.git.install import CLIENT_HOOKS, MARKER, hooks_dir_of, install_hooks, is_bare
 
 MANIFEST = "ftgate-init.json"
 # Top-level folders that hold prose or tooling, never the model's code.
@@ -55,15 +55,14 @@ def _tracked(root: Path) -> list[str]:
 
 def toplevel(start: Path) -> Path:
     """The work tree's top folder; a clear error in a bare repository or outside git."""
-    done = proc.text(proc.run(["rev-parse", "--is-bare-repository", "--show-toplevel"], cwd=start, ok_codes=None))
+    if is_bare(start):
+        raise FtgateError(f"{start}: a bare repository has no work tree to adopt",
+                          hint="run this in a clone; on the server use `ftgate install --server PATH`")
+    done = proc.text(proc.run(["rev-parse", "--show-toplevel"], cwd=start, ok_codes=None))
     if done.returncode != 0:
         raise FtgateError(f"{start}: not inside a git repository",
-                          hint="run `ftgate init` in the checkout of the repository to adopt")
-    lines = done.stdout.splitlines()
-    if lines and lines[0] == "true" or len(lines) < 2:
-        raise FtgateError(f"{start}: a bare repository has no work tree to adopt",
-                          hint="run `ftgate init` in a clone; on the server use `ftgate install --server PATH`")
-    return Path(lines[1])
+                          hint="run this in the checkout of the repository to adopt")
+    return Path(done.stdout.strip())
 
 
 def detect_layout(root: Path) -> Layout:
@@ -249,10 +248,7 @@ def init(start: Path, *, hooks: bool = True, dry_run: bool = False) -> InitRepor
 def uninstall(start: Path) -> InitReport:
     """Remove ftgate's hooks (restoring any it replaced) and the files
     ``init`` wrote that still hold what it wrote; nothing else."""
-    done = proc.text(proc.run(["rev-parse", "--is-bare-repository"], cwd=start, ok_codes=None))
-    if done.returncode != 0:
-        raise FtgateError(f"{start}: not inside a git repository", hint="run `ftgate uninstall` in the checkout")
-    bare = done.stdout.strip() == "true"
+    bare = is_bare(start)
     root = start if bare else toplevel(start)
     report = InitReport(root)
     folder, _setting = hooks_dir_of(root)

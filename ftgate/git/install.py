@@ -102,6 +102,12 @@ def hooks_dir_of(repo: Path) -> tuple[Path, str | None]:
     return hooks, value or None
 
 
+def is_bare(repo: Path) -> bool:
+    """Whether ``repo`` is inside a bare repository (False outside git)."""
+    done = _git(repo, "rev-parse", "--is-bare-repository")
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
 def _command_line() -> str:
     """How a hook starts ftgate: this interpreter first (a venv need not be on
     PATH when git runs the hook), then whatever ``ftgate`` PATH offers."""
@@ -192,6 +198,10 @@ def install_hooks(repo: Path, *, server: bool = False, force: bool = False,
     backup).
     """
     repo = Path(repo)
+    if not repo.is_dir():
+        # Never create it: a mistyped server path would get hooks nobody runs.
+        raise FtgateError(f"{repo}: no such folder",
+                          hint="create the repository first (git init --bare PATH), or fix the path")
     if server:
         names = hooks or DEFAULT_SERVER_HOOKS
         unknown = [h for h in names if h not in SERVER_HOOKS]
@@ -200,7 +210,6 @@ def install_hooks(repo: Path, *, server: bool = False, force: bool = False,
         if repo.name == "custom_hooks" or not (repo / "objects").is_dir() and not (repo / ".git").exists():
             # A GitLab custom_hooks folder (or any plain folder): hooks go in it.
             folder, setting = repo, None
-            folder.mkdir(parents=True, exist_ok=True)
         else:
             folder, setting = hooks_dir_of(repo)
     else:
@@ -209,6 +218,9 @@ def install_hooks(repo: Path, *, server: bool = False, force: bool = False,
         if unknown:
             raise FtgateError(f"unknown client hook {unknown[0]!r}", hint="choose pre-commit or pre-push")
         folder, setting = hooks_dir_of(repo)
+        if is_bare(repo):
+            raise FtgateError(f"{repo}: a bare repository; nobody commits in it, so client hooks would never run",
+                              hint=f"ftgate install --server {repo}")
     report = InstallReport(folder, setting)
     for name in names:
         report.results.append(_write_hook(folder, name, force=force))
