@@ -62,9 +62,10 @@ def hook_pre_commit(args: tuple[str, ...]) -> int:
 def hook_pre_push(args: tuple[str, ...]) -> int:
     """Judge every commit of every pushed ref not yet on REMOTE (lines on stdin).
 
-    --all-branches: judge every local branch instead of reading stdin (for
-    the pre-commit framework, which tells a hook only about the first pushed
-    ref).
+    --all-branches: for the pre-commit framework, which passes only the first
+    pushed ref (PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_TO_REF): refuse on that
+    ref, only warn about other local branches. Without the framework's
+    variables, judge every local branch.
     """
     return _hook(["hook", "pre-push", *args])
 
