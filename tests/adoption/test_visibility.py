@@ -23,6 +23,7 @@ def team(tmp_path: Path, project: Repo) -> Repo:
     # Two tickets in worktrees of their own; the main checkout moves on without them.
     project.git("rm", "-q", "-r", "tickets")
     project.commit("Archive nothing, just clear the board")
+    project.git("push", "-q", "origin", "main")
     for name, stage in (("alpha", 2), ("beta", 4)):
         where = tmp_path / f"wt-{name}"
         project.git("worktree", "add", "-q", "-b", f"codex/{name}", str(where))
