@@ -122,8 +122,9 @@ def install(path: Path | None, server: bool, hooks: tuple[str, ...], force: bool
     for line in report.lines():
         click.echo(line)
     if not report.ok:
-        click.echo("ftgate: some hooks were left alone because another tool wrote them; rerun with --force to "
-                   "replace them (the old ones are kept as <hook>.ftgate-backup)", err=True)
+        click.echo("ftgate: some hooks were left alone because another tool wrote them (see above); a hook "
+                   "manager's are never replaced, call ftgate from its config; --force replaces any other "
+                   "hook, keeping it as <hook>.ftgate-backup", err=True)
         return EXIT_FINDINGS
     return EXIT_OK
 
