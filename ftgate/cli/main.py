@@ -104,9 +104,9 @@ def run_cli(args: Sequence[str]) -> int:
     args = list(args)
     wants_json = "--json" in args
     # https://no-color.org: click strips styling from everything it prints.
-    extra: dict[str, object] = {"color": False} if os.environ.get("NO_COLOR") else {}
+    color = False if os.environ.get("NO_COLOR") else None
     try:
-        rv = cli.main(args=args, prog_name="ftgate", standalone_mode=False, **extra)
+        rv = cli.main(args=args, prog_name="ftgate", standalone_mode=False, color=color)
     except ClosedPipe:
         _quiet_stdout()
         return 0

@@ -15,11 +15,11 @@ import os
 import sys
 
 from ftgate import proc
+from ftgate.constants import STATE_FILE
 from ftgate.git import plumbing as pl
 from ftgate.git.judge import INDEX, Judge, Judged, Unit
 from ftgate.git.report import render
 from ftgate.gitdir import current_branch
-from ftgate.constants import STATE_FILE
 from ftgate.policy.decide import show_path
 
 # git's hook environment, of which the index it is committing matters most.
