@@ -125,3 +125,22 @@ def test_uninstall_restores_a_replaced_hook_and_keeps_an_edited_policy(legacy: R
     assert (hooks / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
     assert (legacy.path / "ftgate.yaml").read_text() == "version: 1\n"
     assert "left in place" in done.stdout
+
+
+def test_adoption_with_a_hook_manager_config_and_ticket_scaffolding(legacy: Repo) -> None:
+    base = legacy.out("rev-parse", "HEAD")
+    legacy.write(".pre-commit-config.yaml", "repos: []\n")
+    done = legacy.ftgate("init")
+    assert done.returncode == 0, done.stderr
+    # pre-commit owns the hooks: init prints its lines and installs none of its own.
+    assert "pre-commit manages" in done.stdout and "ftgate hook pre-push" in done.stdout, done.stdout
+    hooks = Path(legacy.out("rev-parse", "--git-path", "hooks"))
+    hooks = hooks if hooks.is_absolute() else legacy.path / hooks
+    assert not (hooks / "pre-commit").exists()
+    legacy.write("tickets/README.md", "Tickets live here.\n")
+    legacy.git("add", "ftgate.yaml", ".pre-commit-config.yaml", "tickets/README.md")
+    legacy.git("commit", "-q", "--no-verify", "-m", "Adopt ftgate with pre-commit")
+    pushed = legacy.git("push", "--no-verify", "origin", "main", check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    ci = legacy.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github")
+    assert ci.returncode == 0, ci.stdout + ci.stderr
