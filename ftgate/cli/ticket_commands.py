@@ -117,7 +117,11 @@ def _everywhere(remote: str | None) -> list[BoardRow] | None:
 
     if git_dirs(Path.cwd(), use_env=False)[0] is None:
         return None
-    rows = gather(Path.cwd(), remote=remote, done_days=0).rows
+    try:
+        rows = gather(Path.cwd(), remote=remote, done_days=0).rows
+    except FtgateError:
+        # No git to ask (or a repository git cannot read): this folder's tickets still count.
+        return None
     return [r for r in rows if r.status == IN_PROGRESS]
 
 
