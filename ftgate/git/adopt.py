@@ -111,10 +111,12 @@ def propose_config(layout: Layout) -> str:
         "untracked_source: block",
         "stage5_evidence: verified",
         "",
-        "# Approvals: a person's SSH signature on stage changes (see docs/workflow.md).",
-        "# To turn them on, uncomment and list who may approve:",
+        "# Approvals: a person's SSH signature on chosen transitions (see docs/security.md).",
+        "# To turn them on, list the signers' keys in the allowed-signers file and uncomment:",
         "# approvals:",
-        "#   signers: .ftgate/allowed_signers",
+        "#   transitions: [unlock, done]      # any of: unlock, done, waive, reopen",
+        "#   allowed_signers: .ftgate/allowed_signers",
+        "#   separate: true",
         "",
     ]
     return "\n".join(lines)
