@@ -73,7 +73,12 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
 
     from accelerate import PartialState
 
-    state = PartialState()
+    from ftgate.train.config import cuda_available
+
+    # Without cpu=True a process started by torchrun on a machine without
+    # CUDA sets up no process group and believes it is alone: every rank
+    # would then claim its own run id. The trainer's arguments say the same.
+    state = PartialState(cpu=not cuda_available())
     main = state.is_main_process
     config_rel = ev.relpath(root, config_path)
 
