@@ -46,7 +46,7 @@ def verify(ticket: str | None, as_json: bool) -> int:
 @evidence.command("attach")
 @click.argument("ticket", required=False)
 @click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The external run's config: evaluation: and success_criteria: as in a run config, plus its own keys.")
+              help="The external run's config: evaluation: and success_criteria: as in a run config.")
 @click.option("--generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help='Every held-out generation, JSON lines {"prompt", "reference", "output"[, "baseline"]}.')
 @click.option("--metrics", required=True, type=click.Path(dir_okay=False, path_type=Path),
