@@ -409,7 +409,7 @@ def check_logging_supported(config: RunConfig) -> None:
         where = f" in {config.source}" if config.source else ""
         raise FtgateError(
             f"`logging: {config.logging}`{where} needs the {package} package, which is not installed",
-            hint=f"pip install 'ftgate[logging]' (or {package}), or set `logging: none`",
+            hint=f"pip install 'ftgate-workflow[logging]' (or {package}), or set `logging: none`",
         )
 
 
