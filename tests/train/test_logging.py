@@ -66,11 +66,11 @@ def test_mlflow_file_store_holds_the_training_loss(tmp_path, tmp_path_factory) -
     assert steps == [1, 2, 3, 4]
 
 
-def test_no_logging_by_default_writes_no_tracker_files(tmp_path, tmp_path_factory) -> None:
+def test_no_logging_by_default_reports_to_nothing(tmp_path, tmp_path_factory) -> None:
     from ftgate.train.config import load_config, trainer_kwargs
 
-    config_path = _short_project(tmp_path, tmp_path_factory)
-    config = load_config(config_path)
+    model = tp.tiny_model(tp.session_base(tmp_path_factory))
+    config = load_config(tp.make_project(tmp_path / "project", model, config=tp.sft_config(model)))
     assert config.logging == "none" and trainer_kwargs(config, cuda=False)["report_to"] == "none"
 
 
