@@ -485,9 +485,20 @@ def _last_checkpoint(out_dir: Path) -> Path | None:
     found = []
     for path in out_dir.glob("checkpoint-*"):
         suffix = path.name.split("-", 1)[1]
-        if suffix.isdigit() and (path / "trainer_state.json").is_file():
+        if suffix.isdigit() and _complete_checkpoint(path):
             found.append((int(suffix), path))
     return max(found)[1] if found else None
+
+
+def _complete_checkpoint(path: Path) -> bool:
+    # A process killed while the trainer writes its state leaves the file
+    # present but cut short; resuming from it would crash, so such a
+    # checkpoint counts as never written and the one before it is used.
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and isinstance(state.get("global_step"), int)
 
 
 def _read_state(path: Path) -> RunState | None:
