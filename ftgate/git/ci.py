@@ -54,6 +54,8 @@ def judge_range(base: str, head: str, *, branch: str | None, cwd: str | None = N
     target = hit[0] if hit and hit[1] == "blob" else None
     for unit in units:
         unit.target_config, unit.targeted = target, True
+    for unit in units:  # the adoption rule looks for a policy where the range lands
+        unit.target = base_id
     return Judge(cwd=cwd).judge(units)
 
 

@@ -155,8 +155,12 @@ def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclu
                 if key not in seen:
                     seen.add(key)
                     kept.append(unit)
-        if tip is not None:
-            for unit in kept:
+        # Where the units land, for the adoption rule (judge.Judge._adoption):
+        # a new ref on the server lands beside its default branch.
+        landing = update.old if not update.created else ("HEAD" if exclude_all else None)
+        for unit in kept:
+            unit.target = landing
+            if tip is not None:
                 unit.target_config, unit.targeted = target, True
         plan.append((update, kept))
         all_units += kept

@@ -74,6 +74,9 @@ class Unit:
     # both it and its parent's, so a pusher cannot choose a looser policy.
     target_config: str | None = None
     targeted: bool = False
+    # The tip of the ref the unit lands on (a push's old id, CI's base), when
+    # it is not the unit's parent: an adoption commit must find no policy there.
+    target: str | None = None
     _changes: list[PathChange] | None = None
 
     def path_changes(self) -> list[PathChange]:
@@ -568,6 +571,8 @@ class Judge:
             if isinstance(one.policy, PolicyError):
                 got.notes.append(f"{one.where} {CONFIG_FILE} is invalid ({one.policy.message}); "
                                  "judged with the default policy")
+            elif not got.allowed:
+                got = self._adoption(unit, change, one.policy) or got
             if verdict is None:
                 verdict = got
                 continue
@@ -583,6 +588,25 @@ class Judge:
             verdict.notes += [n for n in got.notes if n not in verdict.notes]
         assert verdict is not None
         return Judged(unit, verdict)
+
+    def _adoption(self, unit: Unit, change: Change, policy: Policy) -> Verdict | None:
+        """The verdict for an adoption commit (``ftgate.git.adoption_rule``),
+        or None when ``unit`` is not one: it must add a valid policy where its
+        parent has none (the default policy judges it), change only ftgate's
+        own files, and, when it lands on a ref, find no policy at that ref's
+        tip either, so an older branch cannot bring a looser policy in."""
+        from ftgate.git.adoption_rule import adopts
+
+        if unit.merge or change.config_error or policy is not self._policies.get(None):
+            return None
+        if not adopts((e.status, e.path, e.old_path) for e in unit.entries):
+            return None
+        if unit.target and unit.target != unit.before and not pl.is_zero(unit.target):
+            name = _name(unit.target, CONFIG_FILE)
+            if pl.batch_check([name], cwd=self.cwd, keep=self.keep).get(name):
+                return None
+        return Verdict(True, [], notes=[f"adopts ftgate ({CONFIG_FILE} and ftgate's own files only, where no "
+                                        "policy was before): accepted without a ticket"])
 
     # -------------------------------------------------------------- helpers
 
