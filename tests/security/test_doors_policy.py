@@ -34,8 +34,8 @@ def loose_then_strict(tmp_path: Path, env: dict[str, str]) -> tuple[Repo, Repo, 
     work.write("ftgate.yaml", LOOSE)
     work.commit("loose policy")
     loose = work.head()
-    work.git("rm", "-q", "ftgate.yaml")
-    work.commit("back to the default policy: source needs a ticket")
+    work.write("ftgate.yaml", "version: 1\nuntracked_source: block\n")
+    work.commit("a stricter policy: source needs a ticket")
     work.git("push", "-q", "origin", "main")
     proc = work.ftgate("install", "--server", str(bare.path), "--hook", "update")
     assert proc.returncode == 0, proc.stderr
