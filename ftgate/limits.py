@@ -13,8 +13,6 @@ A leaf: stdlib only, cheap to import (the commit hook reads it).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 #: A ``workflow-state.md`` or another ticket markdown file the gates read.
 STATE_FILE_MAX_BYTES = 256 * 1024
@@ -78,27 +76,41 @@ def hook_budget(environ: dict[str, str] | None = None) -> float:
     return value
 
 
-@contextmanager
-def time_budget(seconds: float, what: str) -> Iterator[None]:
+class time_budget:  # noqa: N801 - used like a function: ``with time_budget(...):``
     """Raise :class:`BudgetExhausted` inside the block once ``seconds`` have
     passed. A real-time interval timer interrupts even a blocked read or a
     wait on git, where a polled deadline would never be looked at. Only the
     main thread of a POSIX process can own the timer; elsewhere (and for a
-    budget <= 0) the block runs unbounded."""
-    import signal
-    import threading
+    budget <= 0) the block runs unbounded. A class, not contextlib: the
+    commit hook pays for every import."""
 
-    if seconds <= 0 or not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    def __init__(self, seconds: float, what: str) -> None:
+        self.seconds = seconds
+        self.what = what
+        self._previous: object = None
+        self._armed = False
 
-    def expire(signum: int, frame: object) -> None:
-        raise BudgetExhausted(seconds, what)
+    def _expire(self, signum: int, frame: object) -> None:
+        raise BudgetExhausted(self.seconds, self.what)
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
+    def __enter__(self) -> time_budget:
+        import signal
+
+        if self.seconds <= 0 or not hasattr(signal, "setitimer"):
+            return self
+        try:
+            self._previous = signal.signal(signal.SIGALRM, self._expire)
+        except ValueError:  # not the main thread
+            return self
+        self._armed = True
+        signal.setitimer(signal.ITIMER_REAL, self.seconds)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._armed:
+            return
+        import signal
+
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        signal.signal(signal.SIGALRM, self._previous)  # type: ignore[arg-type]
+        self._armed = False

@@ -22,17 +22,25 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ftgate.errors import FtgateError
+from ftgate.limits import CONFIG_FILE_MAX_BYTES
 from ftgate.policy.paths import CONFIG_FILE, CompiledList, SourceMatcher
 
-DEFAULT_EXCLUDE: tuple[str, ...] = ("*.md", "*.rst", "docs/")
+# ftgate.yaml is three levels deep at most; the loader recurses per level.
+MAX_NESTING = 16
+# Anchored at the root, and file globs name files: `train/docs/loader.py` is
+# source, and so is the content of a folder that happens to be named `x.md`.
+DEFAULT_EXCLUDE: tuple[str, ...] = ("*.md", "*.rst", "/docs/")
 
 
 class SourceRules(BaseModel):
     """Which paths are source code. Patterns are gitignore-style (``*.md``,
-    ``docs/``, ``/build``, ``src/**/gen_*.py``, ``!keep.md``); within a list
+    ``/docs/``, ``/build``, ``src/**/gen_*.py``, ``!keep.md``); within a list
     the last matching pattern wins. A path is source when ``include``
-    matches it and ``exclude`` does not. Ticket folders (``tickets/``) are
-    never source and ``ftgate.yaml`` always is, whatever these say."""
+    matches it and ``exclude`` does not. One difference from gitignore: a
+    pattern whose last part is a glob (``*.md``, ``gen_*.py``) matches files
+    only, never the contents of a folder with such a name. Ticket folders
+    (``tickets/``) are never source and ``ftgate.yaml`` always is, whatever
+    these say."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -111,6 +119,20 @@ class Config(BaseModel):
         return self.matcher.is_source(path)
 
 
+# pathspec ends a pattern that may name a folder with this: the name itself,
+# or anything below it.
+_FOLDER_TAIL = "(?:(?P<ps_d>/)|$)"
+
+
+def _files_only(pattern: str, regex: str) -> str:
+    """A glob in the last part of a pattern names files: `*.md` must not turn
+    a folder named `notes.md/` and the code inside it into documentation."""
+    last = pattern.rstrip().rsplit("/", 1)[-1]
+    if pattern.rstrip().endswith("/") or not any(ch in last for ch in "*?[") or not regex.endswith(_FOLDER_TAIL):
+        return regex
+    return regex[: -len(_FOLDER_TAIL)] + "$"
+
+
 def compile_patterns(patterns: list[str], key: str) -> CompiledList:
     from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
@@ -122,7 +144,7 @@ def compile_patterns(patterns: list[str], key: str) -> CompiledList:
             raise FtgateError(f"{CONFIG_FILE}: {key}[{index}] {pattern!r} is not a valid pattern ({exc})",
                               hint="use gitignore syntax, e.g. `*.md`, `docs/`, `/build`") from None
         if regex is not None:
-            out.append((regex, bool(positive)))
+            out.append((_files_only(pattern, regex), bool(positive)))
     return tuple(out)
 
 
@@ -162,12 +184,46 @@ _FIELDS: dict[tuple[str | int, ...], tuple[str, ...]] = {
 }
 
 
+def _refuse_aliases(text: str, label: str) -> None:
+    """Refuse anchors and aliases before anything is built from the text.
+
+    ``ftgate.yaml`` is read inside the server hook from a pusher's commit: a
+    self-referencing alias made the loader recurse until it crashed, and a
+    few hundred bytes of nested aliases expand to gigabytes. The policy never
+    needs them, so the token stream (linear, nothing constructed) is checked
+    first, together with a size cap."""
+    import yaml
+
+    if len(text) > CONFIG_FILE_MAX_BYTES:
+        raise FtgateError(f"{label}: the file is {len(text)} characters long, more than ftgate reads "
+                          f"({CONFIG_FILE_MAX_BYTES})", hint="a policy file is a few lines; remove what is not policy")
+    depth = 0
+    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+               yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, opening):
+            depth += 1
+            if depth > MAX_NESTING:
+                # The loader recurses once per level: deep nesting is a crash, not a policy.
+                raise FtgateError(f"{label}:{token.start_mark.line + 1}: nested more than {MAX_NESTING} levels deep",
+                                  hint="a policy file is a few flat keys; `ftgate config schema` shows them")
+        elif isinstance(token, closing):
+            depth -= 1
+        elif isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            kind = "an anchor" if isinstance(token, yaml.AnchorToken) else "an alias"
+            raise FtgateError(f"{label}:{token.start_mark.line + 1}: YAML anchors and aliases (`&name`, `*name`) "
+                              f"are not accepted here; found {kind} `{token.value}`",
+                              hint="write the value out in full where it is used")
+
+
 def parse_config(text: str, label: str = CONFIG_FILE) -> Config:
     """Validate the text of an ``ftgate.yaml``. Raises :class:`FtgateError`
     naming the key and line, with a suggestion for a misspelt key."""
     import yaml
 
     try:
+        _refuse_aliases(text, label)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
