@@ -18,10 +18,11 @@ import os
 STATE_FILE_MAX_BYTES = 256 * 1024
 #: ``ftgate.yaml``.
 CONFIG_FILE_MAX_BYTES = 64 * 1024
-#: One evidence file (run.json, metrics.json, samples, a plot) or one hashed input.
+#: One evidence file of a run folder (run.json, metrics.json, samples, a plot).
 EVIDENCE_FILE_MAX_BYTES = 64 * 1024 * 1024
-#: A whole input folder the evidence hashes (prepared data).
-EVIDENCE_TREE_MAX_BYTES = 1024 * 1024 * 1024
+#: An input or the weights a run hashes (a data file, a prepared-data or
+#: weights folder): large for honest runs, but bounded.
+EVIDENCE_TREE_MAX_BYTES = 64 * 1024 * 1024 * 1024
 #: Files in such a folder.
 EVIDENCE_TREE_MAX_FILES = 100_000
 

@@ -23,6 +23,8 @@ from typing import Any
 
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
+from ftgate.evidence.paths import EvidencePathError, confine, confine_file
+from ftgate.limits import EVIDENCE_TREE_MAX_BYTES
 from ftgate.workflow.findings import Finding
 
 _SC_TOKEN = re.compile(r"\bSC-\d{3,}\b")
@@ -80,9 +82,10 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _resolve(root: Path, stored: str) -> Path:
-    p = Path(stored)
-    return p if p.is_absolute() else root / p
+def _resolve(root: Path, stored: object, *, label: str, key: str, folder: bool = False) -> Path:
+    """A path written in an evidence file, confined to the checkout
+    (:func:`ftgate.evidence.paths.confine`); raises EvidencePathError."""
+    return confine(root, stored, label=label, key=key, folder=folder, max_bytes=EVIDENCE_TREE_MAX_BYTES)
 
 
 def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | None) -> RunCheck:
@@ -93,7 +96,10 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
         check.problems.append(Finding(path or where, None, f"{check.run_id}: {message}", hint))
 
     try:
-        run = rec.read_json(run_path / rec.RUN_JSON)
+        run = rec.read_json(confine_file(root, run_path / rec.RUN_JSON, label=where))
+    except EvidencePathError as exc:
+        problem(exc.message)
+        return check
     except FileNotFoundError:
         problem("has no run.json, so nothing about it can be checked", "remove the folder or re-run")
         return check
@@ -111,11 +117,19 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
         # Not finished: nothing else about it can close a criterion.
         return check
 
-    _check_artifacts(check, run, run_path, root, problem)
-    _check_inputs(check, run, root, problem)
-    _check_sources(check, run, current_sources, problem)
-    _check_outputs(check, run, root)
-    _check_metrics(check, run_path, root, problem)
+    try:
+        _check_artifacts(check, run, run_path, root, problem)
+        _check_inputs(check, run, root, problem)
+        _check_sources(check, run, current_sources, problem)
+        _check_outputs(check, run, root)
+        _check_metrics(check, run_path, root, problem)
+    except EvidencePathError as exc:
+        problem(exc.message, exc.hint)
+    except (AttributeError, TypeError, KeyError, ValueError) as exc:
+        # A value of the wrong JSON type deep inside run.json or metrics.json:
+        # a finding about that run, never a traceback in a hook.
+        problem(f"run.json or metrics.json does not have the expected shape ({type(exc).__name__}: {exc})",
+                "evidence files are written by `ftgate train`; restore them from git or re-run")
     return check
 
 
@@ -124,7 +138,7 @@ def _check_artifacts(check: RunCheck, run: dict[str, Any], run_path: Path, root:
     if rec.METRICS_JSON not in artifacts:
         problem("run.json records no metrics.json hash; the run did not finish writing its evidence")
     for name, expected in artifacts.items():
-        path = run_path / name
+        path = confine(run_path, name, label=_rel(root, run_path / rec.RUN_JSON), key=f"artifacts.{name}")
         if not path.is_file():
             problem(f"{name} is missing from the evidence folder", _RERUN_HINT, _rel(root, path))
         elif rec.sha256_file(path) != expected:
@@ -140,7 +154,17 @@ def _check_inputs(check: RunCheck, run: dict[str, Any], root: Path, problem: Any
         role, stored, expected = item.get("role", "input"), item.get("path"), item.get("sha256")
         if not stored or not expected:
             continue
-        path = _resolve(root, stored)
+        try:
+            path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key=f"inputs.{role}.path",
+                            folder=True)
+        except EvidencePathError as exc:
+            if item.get("tracked"):
+                raise
+            # An untracked input may live outside the repository (a local
+            # base model); it is never opened, and says so, like an absent one.
+            check.notes.append(f"{check.run_id}: {role} {stored} was not opened ({exc.problem}); "
+                               "its hash was not checked")
+            continue
         if not path.exists():
             if item.get("tracked"):
                 problem(f"{role} {stored} no longer exists", _RERUN_HINT)
@@ -184,7 +208,12 @@ def _check_outputs(check: RunCheck, run: dict[str, Any], root: Path) -> None:
     stored, expected = output.get("path"), output.get("sha256")
     if not stored or not expected:
         return
-    path = _resolve(root, stored)
+    try:
+        path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key="output.path", folder=True)
+    except EvidencePathError as exc:
+        check.notes.append(f"{check.run_id}: weights at {stored} were not opened ({exc.problem}); "
+                           "their hash was not checked")
+        return
     if not path.exists():
         check.notes.append(f"{check.run_id}: weights at {stored} are not present here; their hash was not checked")
         return
@@ -199,7 +228,7 @@ def _check_outputs(check: RunCheck, run: dict[str, Any], root: Path) -> None:
 
 
 def _check_metrics(check: RunCheck, run_path: Path, root: Path, problem: Any) -> None:
-    path = run_path / rec.METRICS_JSON
+    path = confine_file(root, run_path / rec.METRICS_JSON, label=_rel(root, run_path / rec.METRICS_JSON))
     try:
         metrics = rec.read_json(path)
     except FileNotFoundError:
@@ -294,9 +323,17 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
         )
 
     requirements = ticket_path / rec.REQUIREMENTS_FILE
-    if not requirements.is_file():
-        findings.append(Finding(_rel(root, requirements), None, "requirements.md is missing; no criteria to close"))
+    try:
+        confine_file(root, requirements, label=_rel(root, requirements))
+        confined = None
+    except EvidencePathError as exc:
+        confined = exc
+    if confined is not None:
+        findings.append(Finding(_rel(root, requirements), None, confined.message, confined.hint))
         sc_ids: list[str] = []
+    elif not requirements.is_file():
+        findings.append(Finding(_rel(root, requirements), None, "requirements.md is missing; no criteria to close"))
+        sc_ids = []
     else:
         sc_ids = success_criteria_ids(requirements)
         if not sc_ids:
@@ -388,6 +425,11 @@ def _read_report(path: Path, root: Path, findings: list[Finding]) -> _Report | N
     from ftgate.workflow.markdown import parse
 
     rel = _rel(root, path)
+    try:
+        confine_file(root, path, label=rel)
+    except EvidencePathError as exc:
+        findings.append(Finding(rel, None, exc.message, exc.hint))
+        return None
     if not path.is_file():
         findings.append(Finding(rel, None, "training-validation-report.md is missing",
                                 "`ftgate train` creates and updates it"))
