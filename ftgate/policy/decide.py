@@ -28,6 +28,7 @@ from ftgate.constants import (
     TICKETS,
     TICKETS_SLASH,
 )
+from ftgate.policy.ticketfiles import ticket_file_reasons
 from ftgate.policy.types import (
     STATUS_WORDS,
     Change,
@@ -41,7 +42,6 @@ from ftgate.policy.types import (
     ascii_escape,
     show_path,
 )
-from ftgate.policy.ticketfiles import ticket_file_reasons
 from ftgate.records import record
 
 # The adapters import the input types and shared names from here too; the
