@@ -30,8 +30,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "enforce"))
-from enforce_helpers import Repo, git_env, put_ticket
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.gitrepo import Repo, git_env  # noqa: E402
+from tests.support.tickets import put_ticket  # noqa: E402
 
 WORK = Path(__file__).resolve().parent / ".work" / "agent"
 

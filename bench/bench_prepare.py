@@ -91,7 +91,7 @@ def _time_trl(config_path: Path) -> tuple[float, int]:
 
 def _time_ftgate(config_path: Path) -> tuple[float, int]:
     from ftgate.train.config import load_config
-    from ftgate.train.data import prepare
+    from ftgate.train.data.prepare import prepare
 
     start = time.perf_counter()
     result = prepare(load_config(config_path))

@@ -61,7 +61,7 @@ def _setup(steps: int, hidden: int) -> Path:
     import yaml
 
     from ftgate.train.config import load_config
-    from ftgate.train.data import prepare
+    from ftgate.train.data.prepare import prepare
     from ftgate.train.tiny import TinySpec, build_tiny_model
     from ftgate.workflow.tickets import render_template
 
@@ -108,7 +108,8 @@ def _plain_trl(config_path: Path, out: Path) -> dict[str, float]:
     from trl import SFTConfig, SFTTrainer
 
     from ftgate.train.config import load_config, peft_config, trainer_kwargs
-    from ftgate.train.data import load_prepared, load_tokenizer
+    from ftgate.train.data.prepare import load_prepared
+    from ftgate.train.data.tokenizer import load_tokenizer
 
     config = load_config(config_path)
     set_seed(config.seed)

@@ -34,8 +34,10 @@ LAYERS: dict[str, int] = {
     "workflow": 7,
 }
 LEAF = 8
-# Packages that share a rank but are independent of each other.
-SIBLINGS_APART = {"git", "agents"}
+# Packages that share a rank but are independent of each other. The two
+# adapter packages share git's object readers and the hook fast path, so
+# they are one layer that may import itself (see docs/architecture.md).
+SIBLINGS_APART: set[str] = set()
 # Only these may import the trainer (inside their command bodies).
 MAY_IMPORT_TRAINER = {"cli", "train"}
 

@@ -208,7 +208,8 @@ def _blob_id(data: bytes) -> str:
         from _sha1 import sha1  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover - an interpreter built without it
         from hashlib import sha1
-    return sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    digest: str = sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    return digest
 
 
 class _States:

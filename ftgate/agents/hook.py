@@ -30,12 +30,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from ftgate.agents.outcome import Outcome
+from ftgate.agents.payload import CLAUDE, CODEX, DIALECTS, PayloadError, ToolCall, parse
+
 TYPE_CHECKING = False  # typing costs the hook milliseconds at import
 if TYPE_CHECKING:
     from typing import TextIO
-
-from ftgate.agents.outcome import Outcome
-from ftgate.agents.payload import CLAUDE, CODEX, DIALECTS, PayloadError, ToolCall, parse
 
 JSON = "json"
 EXIT_CODE = "exit-code"
@@ -90,7 +90,8 @@ def main(argv: Sequence[str] = (), *, stdin: TextIO | None = None, stdout: TextI
         text = stdin.read()
         call = parse(text, dialect)
         dialect = call.dialect
-        if not call.writes and not call.tamper and not (call.shell and (call.shell.unparsed or call.shell.mode_changes)):
+        shell_risk = call.shell is not None and bool(call.shell.unparsed or call.shell.mode_changes)
+        if not call.writes and not call.tamper and not shell_risk:
             outcome = Outcome(False)
         else:
             from ftgate.agents.gate import find_checkout, judge

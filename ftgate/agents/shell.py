@@ -212,7 +212,7 @@ def _editor(args: list[str], out: ShellAnalysis, *, perl: bool) -> None:
     files: list[str] = []
     script_given = False
     skip = False
-    for i, arg in enumerate(args):
+    for arg in args:
         if skip:
             skip = False
             continue
@@ -261,7 +261,7 @@ def _mv(args: list[str], out: ShellAnalysis) -> None:
     if len(ops) < 2:
         return
     *sources, dest = ops
-    for source, target in zip(sources, _destinations(sources, dest)):
+    for source, target in zip(sources, _destinations(sources, dest), strict=True):
         out.writes.append(PatchedFile("R", target, source))
         out.mode_changes.append(source)
 

@@ -72,9 +72,13 @@ def data() -> None:
 
 @data.command("prepare")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as markdown here.")
+@click.option(
+    "--report", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as markdown here."
+)
 @click.option("--debug", "debug_count", default=0, type=click.IntRange(0), help="Show N samples token by token.")
-@click.option("--split", type=click.Choice(["train", "eval"]), default="train", show_default=True, help="Split for --debug.")
+@click.option(
+    "--split", type=click.Choice(["train", "eval"]), default="train", show_default=True, help="Split for --debug."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the check results as JSON.")
 def prepare_command(config_path: Path, report: Path | None, debug_count: int, split: str, as_json: bool) -> int:
     """Load, template, tokenize and check CONFIG's data; write the dataset and manifest.
@@ -85,7 +89,7 @@ def prepare_command(config_path: Path, report: Path | None, debug_count: int, sp
     _need_train_extra()
     from ftgate.train.checks import render_markdown, render_text
     from ftgate.train.config import load_config
-    from ftgate.train.data import prepare
+    from ftgate.train.data.prepare import prepare
     from ftgate.train.debug_view import render_samples
 
     config = load_config(config_path)
@@ -94,11 +98,19 @@ def prepare_command(config_path: Path, report: Path | None, debug_count: int, sp
     if debug_count:
         click.echo(
             render_samples(
-                result.encoded[split], result.tokenizer.tokenizer, count=debug_count, color=color, max_length=config.max_length
+                result.encoded[split],
+                result.tokenizer.tokenizer,
+                count=debug_count,
+                color=color,
+                max_length=config.max_length,
             )
         )
     if as_json:
-        click.echo(json.dumps([c.summary_dict() | {"summary": c.summary, "examples": c.examples} for c in result.checks], indent=2))
+        click.echo(
+            json.dumps(
+                [c.summary_dict() | {"summary": c.summary, "examples": c.examples} for c in result.checks], indent=2
+            )
+        )
     else:
         click.echo(render_text(result.checks, color=color))
         rows = result.manifest["rows"]
@@ -122,7 +134,7 @@ def verify_command(config_path: Path) -> int:
     """Say whether CONFIG's prepared data still matches its data, config, tokenizer and template."""
     _need_train_extra()
     from ftgate.train.config import load_config
-    from ftgate.train.data import verify_manifest
+    from ftgate.train.data.manifest import verify_manifest
 
     config = load_config(config_path)
     changes = verify_manifest(config)
@@ -141,7 +153,9 @@ def verify_command(config_path: Path) -> int:
 class _TrainGroup(click.Group):
     """``ftgate train schema`` is a subcommand; anything else is a CONFIG to train."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         if args and not args[0].startswith("-") and self.get_command(ctx, args[0]) is None:
             return _run.name, _run, args
         return super().resolve_command(ctx, args)
@@ -157,7 +171,7 @@ def _run(config_path: Path, resume: bool) -> int:
     _need_train_extra()
     from ftgate.train.run import run_training
 
-    return run_training(config_path, resume=resume)
+    return run_training(config_path, resume=resume, report=click.echo)
 
 
 @click.group(cls=_TrainGroup, no_args_is_help=True)

@@ -1,6 +1,6 @@
-"""The evidence record's shape, and the hashing both its writer and its verifier use.
+"""The evidence record's layout, and the file helpers its writer and verifier share.
 
-Core side: hashlib, json and git only. The trainer writes these files; the
+Core side: json and git only; every hash comes from ``ftgate.hashing``. The trainer writes these files; the
 Stage 5 gate and ``ftgate ci`` read them without the `train` extra, so every
 hash here must be recomputable from files alone.
 
@@ -15,7 +15,6 @@ Layout, inside a ticket folder::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -23,10 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from ftgate.errors import FtgateError
-
-# One implementation of atomic writes for every ticket file, re-exported for
-# the trainer's evidence writer.
-from ftgate.workflow.fileio import atomic_write_bytes, atomic_write_text  # noqa: F401
+from ftgate.hashing import sha256_file
+from ftgate.workflow.fileio import atomic_write_text
 
 SCHEMA_VERSION = 1
 EVIDENCE_DIR = "evidence"
@@ -43,57 +40,6 @@ RUN_ID = re.compile(r"^RUN-(\d{3,})$")
 STATUS_RUNNING = "Running"
 STATUS_COMPLETED = "Completed"
 STATUS_FAILED = "Failed"
-
-_CHUNK = 1 << 20
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def sha256_json(value: Any) -> str:
-    """Hash of a JSON value in a canonical form, so key order never matters."""
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return sha256_bytes(text.encode("utf-8"))
-
-
-# `datasets` writes map() caches beside a saved dataset when a trainer
-# tokenizes or filters it; they are derived, not inputs, and must not make
-# the prepared data look changed.
-_DERIVED_FILE = re.compile(r"^cache-[0-9a-f]+\.arrow$")
-
-
-def sha256_tree(root: Path) -> str:
-    """One hash over every file under ``root`` (relative path + content).
-
-    Used for prepared datasets and adapter folders: a folder has no bytes of
-    its own.
-    """
-    if root.is_file():
-        return sha256_file(root)
-    digest = hashlib.sha256()
-    files = (p for p in root.rglob("*") if p.is_file() and not _DERIVED_FILE.match(p.name))
-    for path in sorted(files):
-        rel = path.relative_to(root).as_posix()
-        digest.update(rel.encode("utf-8") + b"\0" + sha256_file(path).encode("ascii") + b"\n")
-    return digest.hexdigest()
-
-
-def combine_hashes(files: Mapping[str, str]) -> str:
-    """A single hash for a {path: sha256} map, independent of insertion order."""
-    digest = hashlib.sha256()
-    for rel in sorted(files):
-        digest.update(rel.encode("utf-8") + b"\0" + files[rel].encode("ascii") + b"\n")
-    return digest.hexdigest()
-
 
 # ------------------------------------------------------------------ source files
 

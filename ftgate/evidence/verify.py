@@ -8,8 +8,8 @@ that every success criterion in requirements.md is closed ``Passed`` or
 report's numbers are the numbers in ``metrics.json``.
 
 No torch, transformers or datasets here: the Stage 5 gate and ``ftgate ci``
-run this without the `train` extra. The decision rules come from
-``ftgate.train.metrics``/``eval_config``, which are pure Python on purpose.
+run this without the `train` extra. The decision rules are this layer's own
+``ftgate.evidence.metrics`` and ``criteria``, which the trainer imports too.
 """
 
 from __future__ import annotations
@@ -21,9 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
+from ftgate.evidence.metrics import decide
 from ftgate.evidence.paths import EvidencePathError, confine, confine_file
+from ftgate.evidence.schema import DecisionRecord, MetricsRecord, RecordShapeError, RunRecord, load_record
 from ftgate.limits import EVIDENCE_TREE_MAX_BYTES
 from ftgate.workflow.findings import Finding
 
@@ -43,8 +46,8 @@ class RunCheck:
     run_id: str
     path: Path
     status: str = "unreadable"
-    run: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] | None = None
+    run: RunRecord | None = None
+    metrics: MetricsRecord | None = None
     problems: list[Finding] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -52,10 +55,8 @@ class RunCheck:
     def verified(self) -> bool:
         return self.status == rec.STATUS_COMPLETED and not self.problems
 
-    def decisions(self) -> dict[str, dict[str, Any]]:
-        if not self.metrics:
-            return {}
-        return {d["id"]: d for d in self.metrics.get("criteria", []) if isinstance(d, dict) and "id" in d}
+    def decisions(self) -> dict[str, DecisionRecord]:
+        return self.metrics.decisions() if self.metrics else {}
 
 
 @dataclass
@@ -88,60 +89,64 @@ def _resolve(root: Path, stored: object, *, label: str, key: str, folder: bool =
     return confine(root, stored, label=label, key=key, folder=folder, max_bytes=EVIDENCE_TREE_MAX_BYTES)
 
 
+class _Problems:
+    """Adds findings to one run's check, placed at its run.json unless told otherwise."""
+
+    def __init__(self, check: RunCheck, where: str) -> None:
+        self.check, self.where = check, where
+
+    def __call__(self, message: str, hint: str | None = None, path: str | None = None) -> None:
+        self.check.problems.append(Finding(path or self.where, None, f"{self.check.run_id}: {message}", hint))
+
+
 def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | None) -> RunCheck:
     check = RunCheck(run_id=run_path.name, path=run_path)
     where = _rel(root, run_path / rec.RUN_JSON)
-
-    def problem(message: str, hint: str | None = None, path: str | None = None) -> None:
-        check.problems.append(Finding(path or where, None, f"{check.run_id}: {message}", hint))
-
+    problem = _Problems(check, where)
     try:
-        run = rec.read_json(confine_file(root, run_path / rec.RUN_JSON, label=where))
+        run = load_record(RunRecord, confine_file(root, run_path / rec.RUN_JSON, label=where), where)
     except EvidencePathError as exc:
-        problem(exc.message)
+        problem(exc.message, exc.hint)
         return check
     except FileNotFoundError:
         problem("has no run.json, so nothing about it can be checked", "remove the folder or re-run")
         return check
+    except RecordShapeError as exc:
+        problem(f"run.json does not have the expected shape: `{exc.key}`: {exc.problem}", exc.hint)
+        return check
     except FtgateError as exc:
         problem(f"run.json is not readable ({exc.message})")
         return check
-    if not isinstance(run, dict):
-        problem("run.json is not a JSON object")
-        return check
     check.run = run
-    check.status = str(run.get("status", "unknown"))
-    if run.get("run_id") not in (None, check.run_id):
-        problem(f"run.json says run_id {run.get('run_id')!r} but lives in folder {check.run_id}")
+    check.status = run.status
+    if run.run_id not in (None, check.run_id):
+        problem(f"run.json says run_id {run.run_id!r} but lives in folder {check.run_id}")
     if check.status != rec.STATUS_COMPLETED:
         # Not finished: nothing else about it can close a criterion.
         return check
 
     try:
-        _check_artifacts(check, run, run_path, root, problem)
+        _check_artifacts(run, run_path, root, problem)
         _check_inputs(check, run, root, problem)
         _check_sources(check, run, current_sources, problem)
         _check_outputs(check, run, root)
         _check_metrics(check, run_path, root, problem)
     except EvidencePathError as exc:
+        # A path that leaves the tree ends the run's check: what it would
+        # have hashed is never opened.
         problem(exc.message, exc.hint)
-    except (AttributeError, TypeError, KeyError, ValueError) as exc:
-        # A value of the wrong JSON type deep inside run.json or metrics.json:
-        # a finding about that run, never a traceback in a hook.
-        problem(f"run.json or metrics.json does not have the expected shape ({type(exc).__name__}: {exc})",
-                "evidence files are written by `ftgate train`; restore them from git or re-run")
     return check
 
 
-def _check_artifacts(check: RunCheck, run: dict[str, Any], run_path: Path, root: Path, problem: Any) -> None:
-    artifacts = run.get("artifacts") or {}
+def _check_artifacts(run: RunRecord, run_path: Path, root: Path, problem: _Problems) -> None:
+    artifacts = run.artifacts or {}
     if rec.METRICS_JSON not in artifacts:
         problem("run.json records no metrics.json hash; the run did not finish writing its evidence")
     for name, expected in artifacts.items():
         path = confine(run_path, name, label=_rel(root, run_path / rec.RUN_JSON), key=f"artifacts.{name}")
         if not path.is_file():
             problem(f"{name} is missing from the evidence folder", _RERUN_HINT, _rel(root, path))
-        elif rec.sha256_file(path) != expected:
+        elif hashing.sha256_file(path) != expected:
             problem(
                 f"{name} was changed after the run wrote it (hash differs from run.json)",
                 "evidence files are written by `ftgate train` only; restore the file from git or re-run",
@@ -149,16 +154,16 @@ def _check_artifacts(check: RunCheck, run: dict[str, Any], run_path: Path, root:
             )
 
 
-def _check_inputs(check: RunCheck, run: dict[str, Any], root: Path, problem: Any) -> None:
-    for item in run.get("inputs") or []:
-        role, stored, expected = item.get("role", "input"), item.get("path"), item.get("sha256")
+def _check_inputs(check: RunCheck, run: RunRecord, root: Path, problem: _Problems) -> None:
+    for item in run.inputs:
+        role, stored, expected = item.role, item.path, item.sha256
         if not stored or not expected:
             continue
         try:
             path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key=f"inputs.{role}.path",
                             folder=True)
         except EvidencePathError as exc:
-            if item.get("tracked"):
+            if item.tracked:
                 raise
             # An untracked input may live outside the repository (a local
             # base model); it is never opened, and says so, like an absent one.
@@ -166,14 +171,14 @@ def _check_inputs(check: RunCheck, run: dict[str, Any], root: Path, problem: Any
                                "its hash was not checked")
             continue
         if not path.exists():
-            if item.get("tracked"):
+            if item.tracked:
                 problem(f"{role} {stored} no longer exists", _RERUN_HINT)
             else:
                 # Untracked inputs (prepared data, local data) are absent on
                 # a fresh CI checkout; absent is not the same as changed.
                 check.notes.append(f"{check.run_id}: {role} {stored} is not present here; its hash was not checked")
             continue
-        actual = rec.sha256_tree(path) if path.is_dir() else rec.sha256_file(path)
+        actual = hashing.sha256_path(path)
         if actual != expected:
             hint = _RERUN_HINT
             if role in ("data", "prepared", "manifest"):
@@ -181,15 +186,14 @@ def _check_inputs(check: RunCheck, run: dict[str, Any], root: Path, problem: Any
             problem(f"{role} {stored} changed since the run (sha256 {expected[:12]} -> {actual[:12]})", hint)
 
 
-def _check_sources(check: RunCheck, run: dict[str, Any], current: dict[str, str] | None, problem: Any) -> None:
-    source = run.get("source") or {}
-    recorded = source.get("files")
+def _check_sources(check: RunCheck, run: RunRecord, current: dict[str, str] | None, problem: _Problems) -> None:
+    recorded = run.source.files
     if recorded is None or current is None:
         check.notes.append(f"{check.run_id}: not a git checkout, source hash not compared")
         return
-    if rec.combine_hashes(recorded) != source.get("hash"):
+    if hashing.combine_hashes(recorded) != run.source.hash:
         problem("run.json's source file list does not add up to its recorded source hash")
-    if rec.combine_hashes(current) == source.get("hash"):
+    if hashing.combine_hashes(current) == run.source.hash:
         return
     changed, added, removed = rec.diff_hashes(recorded, current)
     parts = []
@@ -203,9 +207,8 @@ def _check_sources(check: RunCheck, run: dict[str, Any], current: dict[str, str]
     )
 
 
-def _check_outputs(check: RunCheck, run: dict[str, Any], root: Path) -> None:
-    output = run.get("output") or {}
-    stored, expected = output.get("path"), output.get("sha256")
+def _check_outputs(check: RunCheck, run: RunRecord, root: Path) -> None:
+    stored, expected = run.output.path, run.output.sha256
     if not stored or not expected:
         return
     try:
@@ -217,48 +220,43 @@ def _check_outputs(check: RunCheck, run: dict[str, Any], root: Path) -> None:
     if not path.exists():
         check.notes.append(f"{check.run_id}: weights at {stored} are not present here; their hash was not checked")
         return
-    if rec.sha256_tree(path) != expected:
+    if hashing.sha256_tree(path) != expected:
         check.problems.append(
             Finding(
-                str(stored), None,
+                str(stored),
+                None,
                 f"{check.run_id}: the trained weights at {stored} differ from the ones the run evaluated",
                 _RERUN_HINT,
             )
         )
 
 
-def _check_metrics(check: RunCheck, run_path: Path, root: Path, problem: Any) -> None:
-    path = confine_file(root, run_path / rec.METRICS_JSON, label=_rel(root, run_path / rec.METRICS_JSON))
+def _check_metrics(check: RunCheck, run_path: Path, root: Path, problem: _Problems) -> None:
+    where = _rel(root, run_path / rec.METRICS_JSON)
+    path = confine_file(root, run_path / rec.METRICS_JSON, label=where)
     try:
-        metrics = rec.read_json(path)
+        metrics = load_record(MetricsRecord, path, where)
     except FileNotFoundError:
         return  # already reported as a missing artifact
+    except RecordShapeError as exc:
+        problem(f"metrics.json does not have the expected shape: `{exc.key}`: {exc.problem}", exc.hint, where)
+        return
     except FtgateError as exc:
         problem(f"metrics.json is not readable ({exc.message})")
         return
     check.metrics = metrics
     # Re-decide every criterion from the recorded numbers: a decision the
     # numbers do not support is not evidence.
-    from ftgate.train.eval_config import SuccessCriterion
-    from ftgate.train.metrics import MetricValue, decide
-
-    try:
-        base = {k: MetricValue.from_dict(v) for k, v in (metrics.get("baseline") or {}).items()}
-        res = {k: MetricValue.from_dict(v) for k, v in (metrics.get("result") or {}).items()}
-        criteria = [SuccessCriterion.model_validate(c) for c in metrics.get("criteria_config") or []]
-        min_n = int(metrics.get("min_n", 1))
-    except (TypeError, ValueError) as exc:
-        problem(f"metrics.json does not have the expected shape ({exc})")
-        return
-    recorded = check.decisions()
-    for criterion in criteria:
-        again = decide(criterion, base, res, min_n=min_n)
-        claimed = recorded.get(criterion.id, {}).get("decision")
+    base, res = metrics.values(metrics.baseline), metrics.values(metrics.result)
+    recorded = metrics.decisions()
+    for criterion in metrics.criteria_config:
+        again = decide(criterion, base, res, min_n=metrics.min_n)
+        claimed = recorded[criterion.id].decision if criterion.id in recorded else None
         if claimed != again.decision:
             problem(
                 f"metrics.json records {criterion.id} as {claimed!r} but its own numbers give {again.decision!r}",
                 "do not edit metrics.json by hand; re-run",
-                _rel(root, path),
+                where,
             )
 
 
@@ -273,9 +271,8 @@ def requirements_criteria(requirements: Path) -> list[tuple[str, str | None]]:
     """
     if not requirements.is_file():
         return []
-    from ftgate.workflow.markdown import parse
-
     from ftgate.workflow.artifacts import read_success_criteria
+    from ftgate.workflow.markdown import parse
 
     doc = parse(requirements.read_text(encoding="utf-8"), str(requirements))
     return [(c.ident, c.requirement) for c in read_success_criteria(doc)]
@@ -286,21 +283,50 @@ def success_criteria_ids(requirements: Path) -> list[str]:
 
 
 def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResult:
+    """Every run checked on its own, then every success criterion closed by the latest run that decides it."""
     ticket_path = ticket_path.resolve()
     root = (root or rec.find_repo_root(ticket_path)).resolve()
+    current_sources = rec.source_hashes(root)
+    checks = [verify_run(p, root=root, current_sources=current_sources) for p in rec.run_dirs(ticket_path)]
     findings: list[Finding] = []
     notes: list[str] = []
-    current_sources = rec.source_hashes(root)
-
-    checks = [verify_run(p, root=root, current_sources=current_sources) for p in rec.run_dirs(ticket_path)]
     report_path = ticket_path / rec.REPORT_FILE
     report = _read_report(report_path, root, findings)
 
+    findings += _status_findings(checks, root, notes)
+    if not any(c.status == rec.STATUS_COMPLETED for c in checks):
+        findings.append(
+            Finding(
+                _rel(root, ticket_path / rec.EVIDENCE_DIR),
+                None,
+                "no completed training run has evidence in this ticket",
+                "run `ftgate train CONFIG` with the ticket's config",
+            )
+        )
+    requirements = ticket_path / rec.REQUIREMENTS_FILE
+    sc_ids = _declared_criteria(requirements, root, findings)
+    completed = [c for c in checks if c.status == rec.STATUS_COMPLETED]
+    closing = _Closure(
+        root=root, requirements=requirements, report_path=report_path, waived=report.waivers if report else {}
+    )
+    for sc in sc_ids:
+        closing.close(sc, completed)
+    findings += closing.findings
+    findings += _run_problems(completed, closing.relied, bool(sc_ids), notes)
+    if report is not None:
+        findings.extend(_check_report(report, checks, root))
+    return VerifyResult(ticket_path, checks, findings, notes, closing.closure)
+
+
+def _status_findings(checks: list[RunCheck], root: Path, notes: list[str]) -> list[Finding]:
+    """Runs that are not finished, or whose status is not one the trainer writes."""
+    findings: list[Finding] = []
     for check in checks:
         if check.status == rec.STATUS_RUNNING:
             findings.append(
                 Finding(
-                    _rel(root, check.path / rec.RUN_JSON), None,
+                    _rel(root, check.path / rec.RUN_JSON),
+                    None,
                     f"{check.run_id} is still Running (interrupted, or in progress)",
                     "resume it with `ftgate train CONFIG --resume`, or let it finish",
                 )
@@ -308,97 +334,119 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
         elif check.status == rec.STATUS_FAILED:
             notes.append(f"{check.run_id} is Failed and closes nothing")
         elif check.status != rec.STATUS_COMPLETED:
-            findings.extend(check.problems or [
-                Finding(_rel(root, check.path / rec.RUN_JSON), None,
-                        f"{check.run_id} has status {check.status!r}, expected Completed, Failed or Running")
-            ])
-
-    if not any(c.status == rec.STATUS_COMPLETED for c in checks):
-        findings.append(
-            Finding(
-                _rel(root, ticket_path / rec.EVIDENCE_DIR), None,
-                "no completed training run has evidence in this ticket",
-                "run `ftgate train CONFIG` with the ticket's config",
+            findings.extend(
+                check.problems
+                or [
+                    Finding(
+                        _rel(root, check.path / rec.RUN_JSON),
+                        None,
+                        f"{check.run_id} has status {check.status!r}, expected Completed, Failed or Running",
+                    )
+                ]
             )
-        )
+    return findings
 
-    requirements = ticket_path / rec.REQUIREMENTS_FILE
+
+
+def _declared_criteria(requirements: Path, root: Path, findings: list[Finding]) -> list[str]:
     try:
         confine_file(root, requirements, label=_rel(root, requirements))
-        confined = None
     except EvidencePathError as exc:
-        confined = exc
-    if confined is not None:
-        findings.append(Finding(_rel(root, requirements), None, confined.message, confined.hint))
-        sc_ids: list[str] = []
-    elif not requirements.is_file():
+        findings.append(Finding(_rel(root, requirements), None, exc.message, exc.hint))
+        return []
+    if not requirements.is_file():
         findings.append(Finding(_rel(root, requirements), None, "requirements.md is missing; no criteria to close"))
-        sc_ids = []
-    else:
-        sc_ids = success_criteria_ids(requirements)
-        if not sc_ids:
-            findings.append(
-                Finding(_rel(root, requirements), None, "requirements.md declares no success criteria (SC-001...)")
-            )
+        return []
+    sc_ids = success_criteria_ids(requirements)
+    if not sc_ids:
+        findings.append(
+            Finding(_rel(root, requirements), None, "requirements.md declares no success criteria (SC-001...)")
+        )
+    return sc_ids
 
-    waived = report.waivers if report else {}
-    closure: dict[str, tuple[str, str | None]] = {}
-    relied: dict[str, RunCheck] = {}
-    completed = [c for c in checks if c.status == rec.STATUS_COMPLETED]
-    for sc in sc_ids:
-        if sc in waived:
-            reason, line = waived[sc]
-            if reason:
-                closure[sc] = ("Waived", None)
-            else:
-                closure[sc] = ("Waived", None)
-                findings.append(
-                    Finding(_rel(root, report_path), line, f"{sc} is Waived without a reason",
-                            "write why it is waived in the row's Notes")
-                )
-            continue
+
+@dataclass
+class _Closure:
+    """How each success criterion is closed: waived in the report, or decided by a run."""
+
+    root: Path
+    requirements: Path
+    report_path: Path
+    waived: dict[str, tuple[str, int]]
+    closure: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    relied: dict[str, RunCheck] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+
+    def close(self, sc: str, completed: list[RunCheck]) -> None:
+        if sc in self.waived:
+            self._waive(sc)
+            return
         deciding = [c for c in completed if sc in c.decisions()]
         if not deciding:
-            closure[sc] = ("Open", None)
-            findings.append(
+            self.closure[sc] = ("Open", None)
+            self.findings.append(
                 Finding(
-                    _rel(root, requirements), None,
+                    _rel(self.root, self.requirements),
+                    None,
                     f"{sc} is still open: no completed run's success_criteria decides it",
                     f"add a criterion with id {sc} to a training config and run it, or waive it with a reason",
                 )
             )
-            continue
+            return
         # The latest run that decides a criterion supersedes earlier ones.
         latest = deciding[-1]
-        relied[latest.run_id] = latest
+        self.relied[latest.run_id] = latest
         decision = latest.decisions()[sc]
-        closure[sc] = (str(decision.get("decision")), latest.run_id)
+        self.closure[sc] = (decision.decision, latest.run_id)
         if not latest.verified:
-            findings.append(
+            self.findings.append(
                 Finding(
-                    _rel(root, latest.path / rec.RUN_JSON), None,
+                    _rel(self.root, latest.path / rec.RUN_JSON),
+                    None,
                     f"{sc} rests on {latest.run_id}, which does not verify (see below)",
                 )
             )
-        elif decision.get("decision") != "Passed":
-            findings.append(
+        elif decision.decision != "Passed":
+            self.findings.append(
                 Finding(
-                    _rel(root, latest.path / rec.METRICS_JSON), None,
-                    f"{sc} is {decision.get('decision')} in {latest.run_id}: {decision.get('reason', '')}".rstrip(": "),
+                    _rel(self.root, latest.path / rec.METRICS_JSON),
+                    None,
+                    f"{sc} is {decision.decision} in {latest.run_id}: {decision.reason}".rstrip(": "),
                     "improve the run and train again, or waive the criterion with a reason",
                 )
             )
 
+    def _waive(self, sc: str) -> None:
+        reason, line = self.waived[sc]
+        self.closure[sc] = ("Waived", None)
+        if not reason:
+            self.findings.append(
+                Finding(
+                    _rel(self.root, self.report_path),
+                    line,
+                    f"{sc} is Waived without a reason",
+                    "write why it is waived in the row's Notes",
+                )
+            )
+
+
+def _run_problems(
+    completed: list[RunCheck], relied: dict[str, RunCheck], any_criteria: bool, notes: list[str]
+) -> list[Finding]:
+    """A completed run's problems count when a criterion rests on it, or when it is the latest
+    run and its metrics.json cannot be read (so it cannot say what it decides); a superseded
+    run's problems are notes."""
+    findings: list[Finding] = []
     for check in completed:
-        if check.run_id in relied or not sc_ids:
+        unreadable_latest = check is completed[-1] and check.metrics is None
+        if check.run_id in relied or not any_criteria or unreadable_latest:
             findings.extend(check.problems)
         elif check.problems:
-            notes.append(f"{check.run_id} is superseded by a later run; its {len(check.problems)} problem(s) do not count")
+            notes.append(
+                f"{check.run_id} is superseded by a later run; its {len(check.problems)} problem(s) do not count"
+            )
         notes.extend(check.notes)
-
-    if report is not None:
-        findings.extend(_check_report(report, checks, root))
-    return VerifyResult(ticket_path, checks, findings, notes, closure)
+    return findings
 
 
 def gate_findings(ticket_path: Path, *, root: Path | None = None) -> list[Finding]:
@@ -431,8 +479,9 @@ def _read_report(path: Path, root: Path, findings: list[Finding]) -> _Report | N
         findings.append(Finding(rel, None, exc.message, exc.hint))
         return None
     if not path.is_file():
-        findings.append(Finding(rel, None, "training-validation-report.md is missing",
-                                "`ftgate train` creates and updates it"))
+        findings.append(
+            Finding(rel, None, "training-validation-report.md is missing", "`ftgate train` creates and updates it")
+        )
         return None
     doc = parse(path.read_text(encoding="utf-8"), rel)
     waivers: dict[str, tuple[str, int]] = {}
@@ -475,16 +524,27 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
             if not run_cell or not status_cell:
                 continue
             check = by_id.get(run_cell.text.strip("` "))
-            if check and check.run and status_cell.text.strip("` ") != check.status:
-                findings.append(Finding(report.rel, row.line,
-                                        f"Run Registry says {check.run_id} is {status_cell.text!r}, "
-                                        f"its run.json says {check.status!r}"))
+            if check and check.run is not None and status_cell.text.strip("` ") != check.status:
+                findings.append(
+                    Finding(
+                        report.rel,
+                        row.line,
+                        f"Run Registry says {check.run_id} is {status_cell.text!r}, its run.json says {check.status!r}",
+                    )
+                )
 
     seen: set[tuple[str, str]] = set()
     for table in doc.tables_in("Metric Summary"):
-        cols = {name: table.column(*alts) for name, alts in {
-            "run": ("Run ID", "Run"), "metric": ("Metric Or Rubric", "Metric"),
-            "result": ("Result",), "baseline": ("Baseline",), "delta": ("Delta",)}.items()}
+        cols = {
+            name: table.column(*alts)
+            for name, alts in {
+                "run": ("Run ID", "Run"),
+                "metric": ("Metric Or Rubric", "Metric"),
+                "result": ("Result",),
+                "baseline": ("Baseline",),
+                "delta": ("Delta",),
+            }.items()
+        }
         for row in table.rows:
             run_cell, metric_cell = row.get(cols["run"]), row.get(cols["metric"])
             if not run_cell or not metric_cell:
@@ -496,34 +556,48 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
             metric = metric_cell.text.strip("` ")
             seen.add((run_id, metric))
             m = check.metrics
-            if metric not in (m.get("result") or {}):
-                findings.append(Finding(report.rel, row.line,
-                                        f"Metric Summary lists {metric!r} for {run_id}, which its metrics.json lacks"))
+            if metric not in m.result:
+                findings.append(
+                    Finding(
+                        report.rel,
+                        row.line,
+                        f"Metric Summary lists {metric!r} for {run_id}, which its metrics.json lacks",
+                    )
+                )
                 continue
+            base = m.baseline.get(metric)
             expected = {
-                "result": (m["result"].get(metric) or {}).get("value"),
-                "baseline": ((m.get("baseline") or {}).get(metric) or {}).get("value"),
-                "delta": (m.get("delta") or {}).get(metric),
+                "result": m.result[metric].value,
+                "baseline": base.value if base else None,
+                "delta": m.delta.get(metric),
             }
             for column, actual in expected.items():
                 cell = row.get(cols[column])
                 if cell is None:
                     continue
                 if not _same(cell.text, actual):
-                    findings.append(Finding(
-                        report.rel, row.line,
-                        f"Metric Summary {column} for {run_id} {metric} reads {cell.text!r} "
-                        f"but metrics.json has {_show(actual)}",
-                        "the report's numbers must be the evidence's; restore them from metrics.json",
-                    ))
+                    findings.append(
+                        Finding(
+                            report.rel,
+                            row.line,
+                            f"Metric Summary {column} for {run_id} {metric} reads {cell.text!r} "
+                            f"but metrics.json has {_show(actual)}",
+                            "the report's numbers must be the evidence's; restore them from metrics.json",
+                        )
+                    )
 
     for check in checks:
         if check.run_id and check.metrics and check.status == rec.STATUS_COMPLETED:
-            missing = [k for k in (check.metrics.get("result") or {}) if (check.run_id, k) not in seen]
+            missing = [k for k in check.metrics.result if (check.run_id, k) not in seen]
             if missing and not any(r == check.run_id for r, _ in seen):
-                findings.append(Finding(report.rel, None,
-                                        f"Metric Summary has no rows for {check.run_id}",
-                                        "`ftgate train` writes them; restore the rows from metrics.json"))
+                findings.append(
+                    Finding(
+                        report.rel,
+                        None,
+                        f"Metric Summary has no rows for {check.run_id}",
+                        "`ftgate train` writes them; restore the rows from metrics.json",
+                    )
+                )
 
     for table in doc.tables_in("Success Criteria Closure"):
         sc_col = table.column("Success Criteria ID", "SC ID", "Success Criterion")
@@ -540,12 +614,15 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
             for run_id in _RUN_TOKEN.findall(runs_cell.text if runs_cell else ""):
                 check = by_id.get(run_id)
                 decision = check.decisions().get(sc_match.group(0)) if check else None
-                if decision and written != decision.get("decision"):
-                    findings.append(Finding(
-                        report.rel, row.line,
-                        f"Success Criteria Closure says {sc_match.group(0)} is {written!r}, "
-                        f"but {run_id}'s metrics.json decides {decision.get('decision')!r}",
-                    ))
+                if decision and written != decision.decision:
+                    findings.append(
+                        Finding(
+                            report.rel,
+                            row.line,
+                            f"Success Criteria Closure says {sc_match.group(0)} is {written!r}, "
+                            f"but {run_id}'s metrics.json decides {decision.decision!r}",
+                        )
+                    )
     return findings
 
 
@@ -561,7 +638,8 @@ def _show(value: Any) -> str:
 def resolve_ticket(ticket: str | None, *, cwd: Path | None = None) -> Path:
     """The ticket folder for a name or folder, FTGATE_TICKET, the codex/<name>
     branch, or the only ticket in progress (the core's resolution rules)."""
-    from ftgate.workflow.tickets import find_repo_root, resolve_ticket as core_resolve
+    from ftgate.workflow.tickets import find_repo_root
+    from ftgate.workflow.tickets import resolve_ticket as core_resolve
 
     cwd = (cwd or Path.cwd()).resolve()
     if ticket and ("/" in ticket or "\\" in ticket):

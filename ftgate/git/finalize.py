@@ -36,6 +36,7 @@ from ftgate.git.worktree import (
     worktree_settings,
 )
 from ftgate.workflow import markdown as md
+from ftgate.workflow.expectations import HANDOFF_FINALIZED
 from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.model import BootstrapMode
 from ftgate.workflow.tickets import (
@@ -46,6 +47,7 @@ from ftgate.workflow.tickets import (
     Ticket,
     current_branch,
 )
+from ftgate.workflow.transitions import mark_handoff
 
 HANDOFF = "handoff-summary.md"
 STATUS_AFTER = {"merge": "Merged", "push": "Pushed"}
@@ -173,8 +175,9 @@ def finalize(plan: FinalizePlan, verified_by: str) -> FinalizeOutcome:
     handoff = _archived_handoff(plan)
     original = read_text(handoff)
     label = f"{TICKETS}/{DONE}/{plan.name}/{HANDOFF}"
-    atomic_write_text(handoff, _with_fields(original, label, {"Finalization Target": plan.target,
-                                                               "Finalization Status": STATUS_AFTER[plan.mode]}))
+    recorded = _with_fields(original, label, {"Finalization Target": plan.target,
+                                              "Finalization Status": STATUS_AFTER[plan.mode]})
+    atomic_write_text(handoff, mark_handoff(recorded, label, {HANDOFF_FINALIZED.name: "Yes"}))
     # Only paths git can match: a folder never committed and now moved away is neither on disk nor known.
     owned = [p for p in _ticket_paths(plan.name) if (plan.checkout / p).exists()
              or git(plan.checkout, "ls-files", "--", p).stdout.strip()

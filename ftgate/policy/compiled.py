@@ -18,12 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ftgate import __version__
+from ftgate.policy.paths import SourceMatcher
 from ftgate.records import field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing costs the hook a few ms at import
     from typing import Any
-from ftgate.policy.paths import SourceMatcher
 
 NO_CONFIG = "none"
 # Bumped when what is cached changes shape or meaning (2: the config gained

@@ -13,20 +13,17 @@ Public API (used by the trainer to hash "the source files"):
 
 from __future__ import annotations
 
-import difflib
 import json
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ftgate.errors import FtgateError
 from ftgate.limits import CONFIG_FILE_MAX_BYTES
 from ftgate.policy.paths import CONFIG_FILE, CompiledList, SourceMatcher
 
-# ftgate.yaml is three levels deep at most; the loader recurses per level.
-MAX_NESTING = 16
 # Anchored at the root, and file globs name files: `train/docs/loader.py` is
 # source, and so is the content of a folder that happens to be named `x.md`.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("*.md", "*.rst", "/docs/")
@@ -151,107 +148,33 @@ def compile_patterns(patterns: list[str], key: str) -> CompiledList:
 # ------------------------------------------------------------------ loading
 
 
-def _key_lines(text: str) -> dict[tuple[str | int, ...], int]:
-    """Where each key sits in the YAML (1-based lines), so errors can point."""
-    import yaml
-
-    lines: dict[tuple[str | int, ...], int] = {}
-
-    def walk(node: Any, prefix: tuple[str | int, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                path = prefix + (str(key.value),)
-                lines[path] = key.start_mark.line + 1
-                walk(value, path)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                lines[prefix + (index,)] = item.start_mark.line + 1
-                walk(item, prefix + (index,))
-
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return lines
-    if root is not None:
-        walk(root, ())
-    return lines
-
-
-_FIELDS: dict[tuple[str | int, ...], tuple[str, ...]] = {
-    (): tuple(Config.model_fields),
-    ("source",): tuple(SourceRules.model_fields),
-    ("worktree",): tuple(WorktreeRules.model_fields),
-}
-
-
-def _refuse_aliases(text: str, label: str) -> None:
-    """Refuse anchors and aliases before anything is built from the text.
-
-    ``ftgate.yaml`` is read inside the server hook from a pusher's commit: a
-    self-referencing alias made the loader recurse until it crashed, and a
-    few hundred bytes of nested aliases expand to gigabytes. The policy never
-    needs them, so the token stream (linear, nothing constructed) is checked
-    first, together with a size cap."""
-    import yaml
-
-    if len(text) > CONFIG_FILE_MAX_BYTES:
-        raise FtgateError(f"{label}: the file is {len(text)} characters long, more than ftgate reads "
-                          f"({CONFIG_FILE_MAX_BYTES})", hint="a policy file is a few lines; remove what is not policy")
-    depth = 0
-    opening = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
-               yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
-    closing = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
-    for token in yaml.scan(text, Loader=yaml.SafeLoader):
-        if isinstance(token, opening):
-            depth += 1
-            if depth > MAX_NESTING:
-                # The loader recurses once per level: deep nesting is a crash, not a policy.
-                raise FtgateError(f"{label}:{token.start_mark.line + 1}: nested more than {MAX_NESTING} levels deep",
-                                  hint="a policy file is a few flat keys; `ftgate config schema` shows them")
-        elif isinstance(token, closing):
-            depth -= 1
-        elif isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
-            kind = "an anchor" if isinstance(token, yaml.AnchorToken) else "an alias"
-            raise FtgateError(f"{label}:{token.start_mark.line + 1}: YAML anchors and aliases (`&name`, `*name`) "
-                              f"are not accepted here; found {kind} `{token.value}`",
-                              hint="write the value out in full where it is used")
-
-
 def parse_config(text: str, label: str = CONFIG_FILE) -> Config:
     """Validate the text of an ``ftgate.yaml``. Raises :class:`FtgateError`
     naming the key and line, with a suggestion for a misspelt key."""
-    import yaml
+    from ftgate.yamlmodel import YamlSyntaxError, parse_yaml, validate
 
     try:
-        _refuse_aliases(text, label)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{label}:{mark.line + 1}" if mark is not None else label
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise FtgateError(f"{where}: not valid YAML ({problem})",
-                          hint="fix the syntax; `ftgate config schema` prints what the file may hold") from None
+        data = parse_yaml(text, label, max_chars=CONFIG_FILE_MAX_BYTES)
+    except YamlSyntaxError as exc:
+        raise FtgateError(exc.message,
+                          hint=exc.hint or "fix the syntax; `ftgate config schema` prints what the file may hold"
+                          ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise FtgateError(f"{label}:1: the file must be a mapping of keys ("
                           f"{', '.join(Config.model_fields)}), not a {type(data).__name__}")
-    try:
-        config = Config.model_validate(data)
-    except ValidationError as exc:
-        lines = _key_lines(text)
-        error = exc.errors()[0]
-        loc = tuple(error["loc"])
-        line = lines.get(loc) or lines.get(loc[:-1])
-        where = f"{label}:{line}" if line else label
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        if error["type"] == "extra_forbidden":
-            known = _FIELDS.get(loc[:-1], ())
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
-            hint = f"did you mean `{close[0]}`?" if close else f"known keys here: {', '.join(known)}"
-            raise FtgateError(f"{where}: unknown key `{key}`", hint=hint) from None
-        raise FtgateError(f"{where}: `{key}`: {error['msg']}",
+    parsed = validate(Config, data, text)
+    if parsed.model is None:
+        issue = parsed.issues[0]
+        where = f"{label}:{issue.line}" if issue.line else label
+        if issue.kind == "extra_forbidden":
+            hint = (f"did you mean `{issue.suggestion}`?" if issue.suggestion
+                    else f"known keys here: {', '.join(issue.known)}")
+            raise FtgateError(f"{where}: unknown key `{issue.key}`", hint=hint) from None
+        raise FtgateError(f"{where}: `{issue.key}`: {issue.message}",
                           hint="`ftgate config schema` prints what each key accepts") from None
+    config = parsed.model
     # Compile now so a bad pattern is reported when the file is read.
     _ = config.matcher
     return config

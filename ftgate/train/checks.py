@@ -6,7 +6,7 @@ the prompt, a model never taught to stop, a doubled BOS, answers silently
 cut, a template that differs between training and inference, and rows that
 are not what they claim to be.
 
-They run on the flat arrays of ``data.EncodedSplit`` (untruncated, so a
+They run on the flat arrays of ``ftgate.train.data.encode.EncodedSplit`` (untruncated, so a
 template fault is not hidden by a short ``max_length``); work per token is
 numpy, and Python touches only the sequences that fail, to describe them.
 """
@@ -14,14 +14,16 @@ numpy, and Python touches only the sequences that fail, to describe them.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import re
 
 import numpy as np
 
 from ftgate.train.config import RunConfig
+from ftgate.train.data.encode import EncodedSplit, sequence_stats
+from ftgate.train.data.rows import Row, SplitRows
+from ftgate.train.data.tokenizer import TokenizerInfo, has_generation_markers
 
 PASS = "pass"
 FAIL = "fail"
@@ -63,7 +65,9 @@ CHECK_NAMES = (
 )
 
 
-def run_checks(config: RunConfig, tok: Any, splits: dict[str, Any], encoded: dict[str, Any]) -> list[CheckResult]:
+def run_checks(
+    config: RunConfig, tok: TokenizerInfo, splits: dict[str, SplitRows], encoded: dict[str, EncodedSplit]
+) -> list[CheckResult]:
     return [
         check_leakage(config, splits),
         check_assistant_mask(config, tok, encoded),
@@ -78,26 +82,19 @@ def run_checks(config: RunConfig, tok: Any, splits: dict[str, Any], encoded: dic
 # -- helpers -------------------------------------------------------------------
 
 
-_GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
-
-
-def has_generation_markers(template: str) -> bool:
-    return bool(_GENERATION_TAG.search(template))
-
-
-def _source(enc: Any, seq: int) -> str:
+def _source(enc: EncodedSplit, seq: int) -> str:
     row = enc.rows[int(enc.seq_row[seq])]
     if enc.seq_target.size and int(enc.seq_target[seq]) == 1:
         return f"{row.source} (rejected)"
     return row.source
 
 
-def _tokens(tok: Any, ids: Any) -> str:
+def _tokens(tok: TokenizerInfo, ids: Sequence[int] | np.ndarray) -> str:
     pieces = tok.tokenizer.convert_ids_to_tokens([int(i) for i in ids])
     return " ".join(repr(p) for p in pieces)
 
 
-def _text(tok: Any, ids: Any) -> str:
+def _text(tok: TokenizerInfo, ids: Sequence[int] | np.ndarray) -> str:
     return repr(tok.tokenizer.decode([int(i) for i in ids], skip_special_tokens=False))
 
 
@@ -125,7 +122,7 @@ def _seq_of(offsets: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
 # -- 1. leakage ----------------------------------------------------------------
 
 
-def _prompt_keys(row: Any) -> tuple[str, str]:
+def _prompt_keys(row: Row) -> tuple[str, str]:
     prompt = row.prompt
     if isinstance(prompt, str):
         exact = prompt
@@ -136,7 +133,7 @@ def _prompt_keys(row: Any) -> tuple[str, str]:
     return exact, " ".join(text.lower().split())
 
 
-def check_leakage(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
+def check_leakage(config: RunConfig, splits: dict[str, SplitRows]) -> CheckResult:
     t = config.checks.leakage
     exact_train: dict[str, str] = {}
     norm_train: dict[str, str] = {}
@@ -159,8 +156,7 @@ def check_leakage(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
         title="held-out prompts do not appear in training",
         verdict=PASS if ok else FAIL,
         summary=(
-            f"{n_exact} held-out prompt(s) repeat a training prompt exactly, "
-            f"{n_norm} after folding case and whitespace"
+            f"{n_exact} held-out prompt(s) repeat a training prompt exactly, {n_norm} after folding case and whitespace"
         ),
         counts={"eval_rows": len(splits["eval"].rows), "exact": n_exact, "normalized": n_norm},
         examples=(exact_hits + norm_hits)[:MAX_EXAMPLES],
@@ -172,7 +168,7 @@ def check_leakage(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
 # -- 2. assistant mask ---------------------------------------------------------
 
 
-def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_assistant_mask(config: RunConfig, tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     counts: Counter[str] = Counter()
     examples: list[str] = []
     for enc in encoded.values():
@@ -197,10 +193,10 @@ def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -
 
         # A trained run must contain some answer content; a run that holds
         # none is loss on template text (headers, system prompt, padding).
-        in_target = np.zeros(len(enc.ids) + 1, dtype=np.int64)
-        np.add.at(in_target, lo[target], 1)
-        np.add.at(in_target, hi[target], -1)
-        in_target = np.cumsum(in_target[:-1]) > 0
+        depth = np.zeros(len(enc.ids) + 1, dtype=np.int64)
+        np.add.at(depth, lo[target], 1)
+        np.add.at(depth, hi[target], -1)
+        in_target = np.cumsum(depth[:-1]) > 0
         starts, ends = _runs(enc.trained, enc.offsets)
         stray = np.zeros(0, dtype=np.int64)
         if len(starts):
@@ -230,7 +226,11 @@ def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -
         + counts["trained_runs_outside_answers"]
     )
     hint = None
-    if counts["sequences_without_trained_tokens"] and config.data.format == "messages" and not has_generation_markers(tok.template):
+    if (
+        counts["sequences_without_trained_tokens"]
+        and config.data.format == "messages"
+        and not has_generation_markers(tok.template)
+    ):
         hint = (
             "the chat template has no {% generation %} ... {% endgeneration %} block, so no token can be "
             "marked as the assistant's; wrap each assistant message (and its end-of-turn token) in one"
@@ -255,7 +255,7 @@ def check_assistant_mask(config: RunConfig, tok: Any, encoded: dict[str, Any]) -
 # -- 3. stop token ---------------------------------------------------------------
 
 
-def _whitespace_ids(tok: Any, ids: np.ndarray) -> set[int]:
+def _whitespace_ids(tok: TokenizerInfo, ids: np.ndarray) -> set[int]:
     unique = np.unique(ids).tolist()
     special = set(tok.tokenizer.all_special_ids)
     out = set()
@@ -267,7 +267,7 @@ def _whitespace_ids(tok: Any, ids: np.ndarray) -> set[int]:
     return out
 
 
-def check_stop_token(tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_stop_token(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     stop = set(tok.generation_eos_ids)
     counts: Counter[str] = Counter()
     examples: list[str] = []
@@ -327,7 +327,7 @@ def check_stop_token(tok: Any, encoded: dict[str, Any]) -> CheckResult:
 # -- 4. double BOS ---------------------------------------------------------------
 
 
-def check_double_bos(tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_double_bos(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     bos = tok.bos_id
     if bos is None:
         return CheckResult("double_bos", "no doubled BOS at the start", PASS, "the tokenizer has no BOS token")
@@ -349,7 +349,10 @@ def check_double_bos(tok: Any, encoded: dict[str, Any]) -> CheckResult:
         name="double_bos",
         title="no doubled BOS at the start",
         verdict=PASS if n == 0 else FAIL,
-        summary=f"{counts['doubled']} sequence(s) and {counts['eval_prompts_doubled']} evaluation prompt(s) start with two BOS tokens",
+        summary=(
+            f"{counts['doubled']} sequence(s) and {counts['eval_prompts_doubled']} evaluation prompt(s) "
+            "start with two BOS tokens"
+        ),
         counts=dict(counts),
         examples=examples,
         hint=None
@@ -361,8 +364,7 @@ def check_double_bos(tok: Any, encoded: dict[str, Any]) -> CheckResult:
 # -- 5. truncation ---------------------------------------------------------------
 
 
-def check_truncation(config: RunConfig, encoded: dict[str, Any]) -> CheckResult:
-    from ftgate.train.data import sequence_stats
+def check_truncation(config: RunConfig, encoded: dict[str, EncodedSplit]) -> CheckResult:
 
     t = config.checks.truncation
     max_length = config.max_length
@@ -404,14 +406,16 @@ def check_truncation(config: RunConfig, encoded: dict[str, Any]) -> CheckResult:
         counts={**dict(counts), "cut_fraction": round(cut_fraction, 6), "removed_fraction": round(removed_fraction, 6)},
         examples=examples[: MAX_EXAMPLES * 2],
         threshold={"max_cut_fraction": t.max_cut_fraction, "max_removed_fraction": t.max_removed_fraction},
-        hint=None if ok else "raise max_length, shorten or drop the long rows, or set a tolerance under checks.truncation",
+        hint=None
+        if ok
+        else "raise max_length, shorten or drop the long rows, or set a tolerance under checks.truncation",
     )
 
 
 # -- 6. prompt prefix ------------------------------------------------------------
 
 
-def check_prompt_prefix(tok: Any, encoded: dict[str, Any]) -> CheckResult:
+def check_prompt_prefix(tok: TokenizerInfo, encoded: dict[str, EncodedSplit]) -> CheckResult:
     counts: Counter[str] = Counter()
     examples: list[str] = []
     for enc in encoded.values():
@@ -456,7 +460,7 @@ def check_prompt_prefix(tok: Any, encoded: dict[str, Any]) -> CheckResult:
 # -- 7. rows -----------------------------------------------------------------------
 
 
-def check_rows(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
+def check_rows(config: RunConfig, splits: dict[str, SplitRows]) -> CheckResult:
     limit = config.checks.rows.max_bad_rows
     problems = [p for split in splits.values() for p in split.problems]
     by_kind = Counter(p.kind for p in problems)
@@ -468,7 +472,11 @@ def check_rows(config: RunConfig, splits: dict[str, Any]) -> CheckResult:
         verdict=PASS if ok else FAIL,
         summary=f"{len(problems)} of {read} row(s) unusable: "
         + (", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(by_kind.items())) or "none"),
-        counts={"rows": read, "bad": len(problems), **{k: by_kind.get(k, 0) for k in ("malformed", "wrong_role", "empty_target")}},
+        counts={
+            "rows": read,
+            "bad": len(problems),
+            **{k: by_kind.get(k, 0) for k in ("malformed", "wrong_role", "empty_target")},
+        },
         examples=[f"{p.source}: {p.message}" for p in problems[: MAX_EXAMPLES * 2]],
         threshold={"max_bad_rows": limit},
         hint=None if ok else "fix or remove the rows listed (file:line); they are dropped from the prepared data",
@@ -517,20 +525,29 @@ def render_markdown(results: list[CheckResult], manifest: dict[str, Any]) -> str
     for split, files in manifest["sources"].items():
         for f in files:
             out.append(f"| {split} | `{f['path']}` | {f['rows']} | `{f['sha256']}` |")
-    out += ["", "## Rows and tokens", "", "| Split | Read | Kept | Dropped | Truncated | Tokens | Trained tokens |", "|---|---|---|---|---|---|---|"]
+    out += [
+        "",
+        "## Rows and tokens",
+        "",
+        "| Split | Read | Kept | Dropped | Truncated | Tokens | Trained tokens |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for split, rows in manifest["rows"].items():
         dropped = ", ".join(f"{k}: {v}" for k, v in rows["dropped"].items()) or "0"
         tokens = manifest["tokens"][split]
         out.append(
-            f"| {split} | {rows['read']} | {rows['kept']} | {dropped} | {rows['truncated']} | {tokens['total']} | {tokens['trained']} |"
+            f"| {split} | {rows['read']} | {rows['kept']} | {dropped} | {rows['truncated']} "
+            f"| {tokens['total']} | {tokens['trained']} |"
         )
     t = manifest["tokenizer"]
     out += [
         "",
         "## Special tokens",
         "",
-        f"- BOS `{t['bos']['token']}` ({t['bos']['id']}), EOS `{t['eos']['token']}` ({t['eos']['id']}), "
-        f"PAD `{t['pad']['token']}` ({t['pad']['id']}), padding side `{t['padding_side']}`",
+        (
+            f"- BOS `{t['bos']['token']}` ({t['bos']['id']}), EOS `{t['eos']['token']}` ({t['eos']['id']}), "
+            f"PAD `{t['pad']['token']}` ({t['pad']['id']}), padding side `{t['padding_side']}`"
+        ),
         f"- Generation stops at ids {t['generation_eos_ids']}",
         "",
         "## Checks",

@@ -13,25 +13,27 @@ imports its libraries inside the functions that need them.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from ftgate.errors import FtgateError
-from ftgate.train.eval_config import EvaluationConfig, SuccessCriterion, check_criteria_metrics
-from ftgate.train.hashing import sha256_json
+from ftgate.evidence.criteria import (
+    EvaluationConfig,
+    SuccessCriterion,
+    check_criteria_metrics,
+)
+from ftgate.hashing import sha256_json
+from ftgate.yamlmodel import YamlSyntaxError, parse_yaml, validate
 
 RUN_ID = re.compile(r"^RUN-\d{3,}$")
 
@@ -70,11 +72,11 @@ class ModelSettings(_Section):
 
 
 class LoraSettings(_Section):
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.05, ge=0, lt=1)
+    r: int = Field(default=8, ge=1)
+    alpha: int = Field(default=16, ge=1)
+    dropout: float = Field(default=0.05, ge=0, lt=1)
     target_modules: str | list[str] = Field(
-        "all-linear", description='"all-linear" or a list of module names (e.g. q_proj, v_proj).'
+        default="all-linear", description='"all-linear" or a list of module names (e.g. q_proj, v_proj).'
     )
     bias: Literal["none", "all", "lora_only"] = "none"
     use_rslora: bool = False
@@ -85,7 +87,7 @@ class DataSettings(_Section):
     train: list[str] = Field(description="Training files: .jsonl, .json, .csv or .parquet.")
     eval: list[str] = Field(description="Held-out files, never trained on.")
     format: DataFormat | None = Field(
-        None,
+        default=None,
         description="messages | prompt_completion | preference; defaults from the objective.",
     )
     prepared_dir: str = Field(description="Where `ftgate data prepare` writes the dataset and manifest.")
@@ -104,35 +106,35 @@ class DataSettings(_Section):
             raise ValueError("name at least one file")
         for name in value:
             if data_file_kind(name) is None:
-                raise ValueError(
-                    f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet"
-                )
+                raise ValueError(f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet")
         return value
 
 
 class TrainingSettings(_Section):
     """Hyperparameters; names follow TRL/transformers so they map one to one."""
 
-    num_train_epochs: float = Field(1.0, gt=0)
-    max_steps: int = Field(-1, ge=-1, description="-1: run num_train_epochs instead.")
-    learning_rate: float = Field(2e-4, gt=0)
-    per_device_train_batch_size: int = Field(8, ge=1)
-    per_device_eval_batch_size: int = Field(8, ge=1)
-    gradient_accumulation_steps: int = Field(1, ge=1)
+    num_train_epochs: float = Field(default=1.0, gt=0)
+    max_steps: int = Field(default=-1, ge=-1, description="-1: run num_train_epochs instead.")
+    learning_rate: float = Field(default=2e-4, gt=0)
+    per_device_train_batch_size: int = Field(default=8, ge=1)
+    per_device_eval_batch_size: int = Field(default=8, ge=1)
+    gradient_accumulation_steps: int = Field(default=1, ge=1)
     lr_scheduler_type: str = "linear"
-    warmup_steps: float = Field(0, ge=0, description="Steps, or a fraction of all steps when below 1.")
-    weight_decay: float = Field(0.0, ge=0)
-    max_grad_norm: float = Field(1.0, gt=0)
+    warmup_steps: float = Field(default=0, ge=0, description="Steps, or a fraction of all steps when below 1.")
+    weight_decay: float = Field(default=0.0, ge=0)
+    max_grad_norm: float = Field(default=1.0, gt=0)
     optim: str = "adamw_torch"
-    logging_steps: float = Field(10, gt=0)
-    save_steps: float = Field(500, gt=0)
-    save_total_limit: int | None = Field(None, ge=1)
-    eval_steps: float | None = Field(None, gt=0, description="Evaluate the loss every N steps; off when unset.")
-    activation_checkpointing: bool = Field(False, description="Recompute activations in the backward pass to save memory.")
+    logging_steps: float = Field(default=10, gt=0)
+    save_steps: float = Field(default=500, gt=0)
+    save_total_limit: int | None = Field(default=None, ge=1)
+    eval_steps: float | None = Field(default=None, gt=0, description="Evaluate the loss every N steps; off when unset.")
+    activation_checkpointing: bool = Field(
+        default=False, description="Recompute activations in the backward pass to save memory."
+    )
 
 
 class DpoSettings(_Section):
-    beta: float = Field(0.1, gt=0)
+    beta: float = Field(default=0.1, gt=0)
     loss_type: list[str] = Field(default_factory=lambda: ["sigmoid"])
 
     @field_validator("loss_type", mode="before")
@@ -142,23 +144,21 @@ class DpoSettings(_Section):
 
 
 class LeakageThresholds(_Section):
-    max_exact: int = Field(0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
-    max_normalized: int = Field(
-        0, ge=0, description="Allowed repeats after folding case and whitespace."
-    )
+    max_exact: int = Field(default=0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
+    max_normalized: int = Field(default=0, ge=0, description="Allowed repeats after folding case and whitespace.")
 
 
 class TruncationThresholds(_Section):
     max_cut_fraction: float = Field(
-        0.0, ge=0, le=1, description="Share of examples whose target may be cut short by max_length."
+        default=0.0, ge=0, le=1, description="Share of examples whose target may be cut short by max_length."
     )
     max_removed_fraction: float = Field(
-        0.0, ge=0, le=1, description="Share of examples whose target may vanish entirely (they are dropped)."
+        default=0.0, ge=0, le=1, description="Share of examples whose target may vanish entirely (they are dropped)."
     )
 
 
 class RowThresholds(_Section):
-    max_bad_rows: int = Field(0, ge=0, description="Malformed rows, wrong roles or empty targets tolerated.")
+    max_bad_rows: int = Field(default=0, ge=0, description="Malformed rows, wrong roles or empty targets tolerated.")
 
 
 class ChecksSettings(_Section):
@@ -179,14 +179,14 @@ class RunConfig(_Section):
     lora: LoraSettings | None = None
     data: DataSettings
     template: str = Field(
-        TEMPLATE_FROM_TOKENIZER,
+        default=TEMPLATE_FROM_TOKENIZER,
         description='"tokenizer" for the tokenizer\'s own chat template, or a .jinja file.',
     )
-    max_length: int = Field(1024, ge=8)
+    max_length: int = Field(default=1024, ge=8)
     packing: bool = False
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     dpo: DpoSettings | None = None
-    seed: int = Field(42, ge=0)
+    seed: int = Field(default=42, ge=0)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     success_criteria: list[SuccessCriterion] = Field(default_factory=list)
@@ -208,8 +208,7 @@ class RunConfig(_Section):
             self.data.format = allowed[0]  # type: ignore[assignment]
         elif self.data.format not in allowed:
             raise ValueError(
-                f"objective {self.objective!r} needs data.format {' or '.join(allowed)}, "
-                f"not {self.data.format!r}"
+                f"objective {self.objective!r} needs data.format {' or '.join(allowed)}, not {self.data.format!r}"
             )
         if self.strategy in ("lora", "qlora") and self.lora is None:
             self.lora = LoraSettings()
@@ -308,22 +307,19 @@ def load_config(path: Path | str) -> RunConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise FtgateError(f"{path}: cannot read the config: {exc}") from None
     try:
-        raw = yaml.safe_load(text)
-        node = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise FtgateError(f"{where}: not valid YAML: {problem}") from None
+        raw = parse_yaml(text, str(path))
+    except YamlSyntaxError as exc:
+        raise FtgateError(
+            f"{exc.label}:{exc.line}: not valid YAML: {exc.problem}"
+            if exc.line is not None
+            else f"{exc.label}: not valid YAML: {exc.problem}"
+        ) from None
     if not isinstance(raw, dict):
         raise FtgateError(
             f"{path}: a run config is a YAML mapping (run_id: ..., objective: ...)",
             hint="start from one of the files in examples/train/",
         )
-    try:
-        config = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise FtgateError(_describe_errors(path, exc, node)) from None
+    config = _validated(raw, path, text)
     config._base_dir = path.resolve().parent
     config._source = path
     return config
@@ -331,10 +327,7 @@ def load_config(path: Path | str) -> RunConfig:
 
 def config_from_dict(raw: dict[str, Any], *, base_dir: Path) -> RunConfig:
     """Validate an in-memory config (tests, generated configs) as if it lived in ``base_dir``."""
-    try:
-        config = RunConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise FtgateError(_describe_errors(Path("<config>"), exc, None)) from None
+    config = _validated(raw, Path("<config>"), None)
     config._base_dir = Path(base_dir).resolve()
     return config
 
@@ -343,76 +336,27 @@ def json_schema() -> dict[str, Any]:
     return RunConfig.model_json_schema()
 
 
-def _describe_errors(path: Path, exc: ValidationError, node: yaml.Node | None) -> str:
+def _validated(raw: dict[str, Any], path: Path, text: str | None) -> RunConfig:
+    parsed = validate(RunConfig, raw, text)
+    if parsed.model is not None:
+        return parsed.model
     lines = [f"{path}: the run config is not valid:"]
-    for err in exc.errors():
-        loc = [part for part in err["loc"] if isinstance(part, (str, int))]
-        key = ".".join(str(p) for p in loc) or "(top level)"
-        line = _line_of(node, loc)
+    for issue in parsed.issues:
+        # A required top-level key has no line of its own; point at the document.
+        line = issue.line if issue.line is not None or text is None else 1
         where = f"line {line}, " if line else ""
-        if err["type"] == "extra_forbidden":
-            message = f"unknown key `{loc[-1]}`"
-            suggestion = _suggest(loc)
-            if suggestion:
-                message += f"; did you mean `{suggestion}`?"
+        if issue.kind == "extra_forbidden":
+            message = f"unknown key `{issue.loc[-1]}`"
+            if issue.suggestion:
+                message += f"; did you mean `{issue.suggestion}`?"
             else:
                 message += "; see `ftgate train schema` for the keys this section takes"
-        elif err["type"] == "missing":
+        elif issue.kind == "missing":
             message = "required key is missing"
         else:
-            message = err["msg"].removeprefix("Value error, ")
-        lines.append(f"  {where}`{key}`: {message}")
-    return "\n".join(lines)
-
-
-def _line_of(node: yaml.Node | None, loc: list[str | int]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (or of its nearest parent that exists)."""
-    best: int | None = None
-    current = node
-    for part in loc:
-        if current is None:
-            break
-        best = current.start_mark.line + 1
-        nxt = None
-        if isinstance(current, yaml.MappingNode) and isinstance(part, str):
-            for key_node, value_node in current.value:
-                if getattr(key_node, "value", None) == part:
-                    best = key_node.start_mark.line + 1
-                    nxt = value_node
-                    break
-        elif isinstance(current, yaml.SequenceNode) and isinstance(part, int):
-            if 0 <= part < len(current.value):
-                nxt = current.value[part]
-                best = nxt.start_mark.line + 1
-        current = nxt
-    return best
-
-
-def _suggest(loc: list[str | int]) -> str | None:
-    """The nearest field name in the model section that ``loc`` points into."""
-    model: Any = RunConfig
-    for part in loc[:-1]:
-        if isinstance(part, int):
-            continue
-        field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
-            return None
-        model = _model_of(field.annotation)
-        if model is None:
-            return None
-    names = list(getattr(model, "model_fields", {}))
-    matches = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _model_of(arg)
-        if found is not None:
-            return found
-    return None
+            message = issue.message
+        lines.append(f"  {where}`{issue.key}`: {message}")
+    raise FtgateError("\n".join(lines))
 
 
 # -- mapping onto TRL / PEFT -----------------------------------------------
@@ -500,10 +444,10 @@ def trainer_args(config: RunConfig, *, cuda: bool | None = None) -> Any:
     check_strategy_supported(config)
     kwargs = trainer_kwargs(config, cuda=cuda)
     if config.objective == "sft":
-        from trl import SFTConfig
+        from trl import SFTConfig  # type: ignore[attr-defined]
 
         return SFTConfig(**kwargs)
-    from trl import DPOConfig
+    from trl import DPOConfig  # type: ignore[attr-defined]
 
     return DPOConfig(**kwargs)
 
@@ -542,7 +486,7 @@ def quantization_config(config: RunConfig) -> Any:
     import torch
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(
+    return BitsAndBytesConfig(  # type: ignore[no-untyped-call]
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,

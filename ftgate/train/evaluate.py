@@ -1,7 +1,7 @@
 """Held-out evaluation: the same prompts, template and generation settings for
 the base model and the tuned one, so their difference is the training's doing.
 
-Task metrics come from ``ftgate.train.metrics`` (pure Python); this module
+Task metrics come from ``ftgate.train.metrics`` and ``ftgate.evidence.metrics`` (pure Python); this module
 does the torch side: rendering prompts, batched greedy generation, and
 telling whether each output stopped on EOS or ran out of tokens.
 """
@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ftgate.train.eval_config import EvaluationConfig, GenerationSettings
-from ftgate.train.metrics import MetricValue, aggregate, score_outputs
+from ftgate.evidence.criteria import EvaluationConfig, GenerationSettings
+from ftgate.evidence.metrics import MetricValue, aggregate
+from ftgate.train.metrics import score_outputs
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def loss_metrics(eval_output: dict[str, float], *, n: int, objective: str, confi
 
 
 def _proportion(name: str, value: float, n: int, confidence: float) -> MetricValue:
-    from ftgate.train.metrics import wilson_interval
+    from ftgate.evidence.metrics import wilson_interval
 
     lo, hi = wilson_interval(value * n, n, confidence)
     return MetricValue(name, value, n, lo, hi, True)

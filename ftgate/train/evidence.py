@@ -9,20 +9,22 @@ after every other file exists and is hashed into ``run.json``.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import os
 import platform
 import sys
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
+from ftgate.evidence.schema import RunRecord, load_record, parse_record
+from ftgate.workflow.fileio import atomic_write_bytes
 
 VERSIONED_PACKAGES = ("python", "torch", "transformers", "trl", "peft", "datasets", "accelerate", "ftgate")
 
@@ -31,9 +33,13 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in VERSIONED_PACKAGES[1:]:
+def versions(packages: Sequence[str] = VERSIONED_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``packages`` ("python" is the interpreter), for a record."""
+    out: dict[str, str] = {}
+    for name in packages:
+        if name == "python":
+            out[name] = platform.python_version()
+            continue
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -56,7 +62,7 @@ def tracked_files(root: Path) -> set[str]:
 
 def input_entry(root: Path, role: str, path: Path, tracked: set[str]) -> dict[str, Any]:
     rel = relpath(root, path)
-    digest = rec.sha256_tree(path) if path.is_dir() else rec.sha256_file(path)
+    digest = hashing.sha256_path(path)
     # A folder counts as tracked when any file under it is.
     is_tracked = rel in tracked or any(t.startswith(rel.rstrip("/") + "/") for t in tracked)
     return {"role": role, "path": rel, "sha256": digest, "tracked": is_tracked}
@@ -78,8 +84,7 @@ def trainable_fingerprint(model: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, param in model.named_parameters():
         if param.requires_grad:
-            data = param.detach().float().cpu().contiguous().numpy().tobytes()
-            out[name] = hashlib.sha256(data).hexdigest()
+            out[name] = hashing.sha256_bytes(param.detach().float().cpu().contiguous().numpy().tobytes())
     return out
 
 
@@ -89,8 +94,8 @@ def weights_change(before: Mapping[str, str], after: Mapping[str, str]) -> dict[
         "changed": bool(changed),
         "tensors_changed": len(changed),
         "tensors_trainable": len(before),
-        "before_sha256": rec.combine_hashes(before),
-        "after_sha256": rec.combine_hashes(after),
+        "before_sha256": hashing.combine_hashes(before),
+        "after_sha256": hashing.combine_hashes(after),
         "example_changed": changed[:3],
     }
 
@@ -131,7 +136,13 @@ class RunRecorder:
     @classmethod
     def reopen(cls, run_path: Path, root: Path) -> RunRecorder:
         data = rec.read_json(run_path / rec.RUN_JSON)
-        return cls(run_path.parent.parent, root, run_path.name, data)
+        recorder = cls(run_path.parent.parent, root, run_path.name, data)
+        recorder.record()  # refuse a run.json of the wrong shape before resuming onto it
+        return recorder
+
+    def record(self) -> RunRecord:
+        """The run.json kept so far, read through its schema."""
+        return parse_record(RunRecord, self.data, str(self.path / rec.RUN_JSON))
 
     def save(self) -> None:
         if self.writer:
@@ -176,8 +187,8 @@ class RunRecorder:
         for name, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
             if self.writer:
-                rec.atomic_write_bytes(self.path / name, data)
-            hashes[name] = rec.sha256_bytes(data)
+                atomic_write_bytes(self.path / name, data)
+            hashes[name] = hashing.sha256_bytes(data)
         return hashes
 
     def complete(self, artifacts: Mapping[str, str], **fields: Any) -> None:
@@ -196,18 +207,18 @@ def find_resumable(ticket_path: Path, config_rel: str) -> Path:
     mine = []
     for path in runs:
         try:
-            data = rec.read_json(path / rec.RUN_JSON)
+            record = load_record(RunRecord, path / rec.RUN_JSON)
         except FtgateError:
             continue
-        if (data.get("config") or {}).get("path") == config_rel:
-            mine.append((path, data))
+        if record.config.path == config_rel:
+            mine.append((path, record))
     if not mine:
         raise FtgateError(
             f"nothing to resume: no run of {config_rel} has evidence in {ticket_path.name}",
             hint="start it without --resume",
         )
-    path, data = mine[-1]
-    if data.get("status") == rec.STATUS_COMPLETED:
+    path, record = mine[-1]
+    if record.status == rec.STATUS_COMPLETED:
         raise FtgateError(
             f"nothing to resume: the latest run of {config_rel}, {path.name}, completed",
             hint="start a new run without --resume",

@@ -21,20 +21,37 @@ from typing import Any
 
 from ftgate.evidence import record as rec
 from ftgate.workflow import markdown as md
+from ftgate.workflow.fileio import atomic_write_text
 
 OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization"}
 STRATEGY_TYPE = {"full": "Full-Parameter", "lora": "Adapter-Based", "qlora": "Quantized Adapter-Based"}
 
 REGISTRY_HEADER = [
-    "Run ID", "Purpose", "Objective Type", "Base Model", "Update Strategy", "Config", "Seed",
-    "Dataset Manifest / Split", "Prepared Data Artifact(s)", "Tokenizer / Template Version",
-    "Evaluation Generation Settings", "Hardware / Environment", "Status", "Notes",
+    "Run ID",
+    "Purpose",
+    "Objective Type",
+    "Base Model",
+    "Update Strategy",
+    "Config",
+    "Seed",
+    "Dataset Manifest / Split",
+    "Prepared Data Artifact(s)",
+    "Tokenizer / Template Version",
+    "Evaluation Generation Settings",
+    "Hardware / Environment",
+    "Status",
+    "Notes",
 ]
 METRIC_HEADER = ["Run ID", "Evaluator / Judge", "Metric Or Rubric", "Result", "Baseline", "Delta", "Notes"]
 REVIEW_HEADER = ["Run ID", "Sample", "Expected", "Baseline Output", "Tuned Output", "Decision"]
 CLOSURE_HEADER = [
-    "Success Criteria ID", "Requirement ID", "Expected Outcome", "Evidence Run(s)",
-    "Observed Result", "Decision", "Notes",
+    "Success Criteria ID",
+    "Requirement ID",
+    "Expected Outcome",
+    "Evidence Run(s)",
+    "Observed Result",
+    "Decision",
+    "Notes",
 ]
 # Cells a person may fill in and ftgate must not overwrite once non-empty.
 PERSON_CELLS = {md.key_id("Notes"), md.key_id("Decision")}
@@ -81,8 +98,9 @@ class _RowSpec:
 class _TableWriter:
     """Upserts keyed rows into one report table, by column name not position."""
 
-    def __init__(self, doc: md.Document, editor: md.Editor, section: str, header: list[str],
-                 key_columns: Sequence[str]) -> None:
+    def __init__(
+        self, doc: md.Document, editor: md.Editor, section: str, header: list[str], key_columns: Sequence[str]
+    ) -> None:
         self.doc, self.editor, self.section, self.header = doc, editor, section, header
         self.key_ids = [md.key_id(k) for k in key_columns]
         tables = doc.tables_in(section)
@@ -134,8 +152,9 @@ class _TableWriter:
                 if hid in PERSON_CELLS and cell is not None and not _PLACEHOLDER.match(cell.text):
                     merged[hid] = cell.text
             line = self.doc.line_text(row.line)
-            self.editor.replace(md.Span(row.line, 0, len(line)),
-                                md.format_row([merged.get(h, "") for h in self.table.header_ids]))
+            self.editor.replace(
+                md.Span(row.line, 0, len(line)), md.format_row([merged.get(h, "") for h in self.table.header_ids])
+            )
             return
         for i, hid in enumerate(self.table.header_ids):
             if hid not in spec.cells:
@@ -295,7 +314,7 @@ def update_report(
         writer.flush()
     new_text = editor.render()
     if new_text != text or not report.exists():
-        rec.atomic_write_text(report, new_text)
+        atomic_write_text(report, new_text)
 
 
 def _metric_rows(
@@ -309,17 +328,21 @@ def _metric_rows(
     run_id = str(run.get("run_id"))
     confidence = float(metrics.get("confidence", 0.95))
     gen = run.get("generation") or {}
-    judge_gen = f"ftgate exact scorer, {'greedy' if not gen.get('do_sample') else 'sampled'}, " \
-                f"max_new_tokens={gen.get('max_new_tokens')}"
+    judge_gen = (
+        f"ftgate exact scorer, {'greedy' if not gen.get('do_sample') else 'sampled'}, "
+        f"max_new_tokens={gen.get('max_new_tokens')}"
+    )
 
     summary = _TableWriter(doc, editor, "Metric Summary", METRIC_HEADER, ["Run ID", "Metric Or Rubric"])
     for name, value in (metrics.get("result") or {}).items():
         base = (metrics.get("baseline") or {}).get(name)
         objective = ((run.get("config") or {}).get("resolved") or {}).get("objective")
-        loss_judge = "held-out DPO loss vs reference model" if objective == "dpo" else \
-            "held-out loss (teacher forcing)"
-        judge = loss_judge if name in ("eval_loss", "perplexity") else (
-            "TRL DPO eval vs reference model" if name in ("preference_accuracy", "reward_margin") else judge_gen)
+        loss_judge = "held-out DPO loss vs reference model" if objective == "dpo" else "held-out loss (teacher forcing)"
+        judge = (
+            loss_judge
+            if name in ("eval_loss", "perplexity")
+            else ("TRL DPO eval vs reference model" if name in ("preference_accuracy", "reward_margin") else judge_gen)
+        )
         notes = ""
         spec = (metrics.get("specs") or {}).get(name) or {}
         if spec.get("pattern"):
@@ -330,28 +353,38 @@ def _metric_rows(
             notes = f"contains {spec['needle']!r}"
         if name == "eos_rate":
             notes = "share of outputs that stopped on EOS rather than max_new_tokens"
-        summary.upsert(_RowSpec((run_id, name), {
-            md.key_id("Run ID"): run_id,
-            md.key_id("Evaluator / Judge"): judge,
-            md.key_id("Metric Or Rubric"): name,
-            md.key_id("Result"): fmt_metric(value, confidence),
-            md.key_id("Baseline"): fmt_metric(base, confidence),
-            md.key_id("Delta"): fmt_number((metrics.get("delta") or {}).get(name), signed=True),
-            md.key_id("Notes"): notes,
-        }))
+        summary.upsert(
+            _RowSpec(
+                (run_id, name),
+                {
+                    md.key_id("Run ID"): run_id,
+                    md.key_id("Evaluator / Judge"): judge,
+                    md.key_id("Metric Or Rubric"): name,
+                    md.key_id("Result"): fmt_metric(value, confidence),
+                    md.key_id("Baseline"): fmt_metric(base, confidence),
+                    md.key_id("Delta"): fmt_number((metrics.get("delta") or {}).get(name), signed=True),
+                    md.key_id("Notes"): notes,
+                },
+            )
+        )
 
     review = _TableWriter(doc, editor, "Qualitative Or Behavioral Review", REVIEW_HEADER, ["Run ID", "Sample"])
     for index, sample in enumerate(samples, start=1):
         label = f"S{index:02d}: {_cell_text(sample.get('prompt', ''), 60)}"
-        review.upsert(_RowSpec((run_id, label), {
-            md.key_id("Run ID"): run_id,
-            md.key_id("Sample"): label,
-            md.key_id("Expected"): _cell_text(sample.get("expected", "")),
-            md.key_id("Baseline Output"): _cell_text(sample.get("baseline", "")),
-            md.key_id("Tuned Output"): _cell_text(sample.get("tuned", "")),
-            # A proposal from exact match; a reviewer overrules it in place.
-            md.key_id("Decision"): "Good" if sample.get("tuned_correct") else "Bad",
-        }))
+        review.upsert(
+            _RowSpec(
+                (run_id, label),
+                {
+                    md.key_id("Run ID"): run_id,
+                    md.key_id("Sample"): label,
+                    md.key_id("Expected"): _cell_text(sample.get("expected", "")),
+                    md.key_id("Baseline Output"): _cell_text(sample.get("baseline", "")),
+                    md.key_id("Tuned Output"): _cell_text(sample.get("tuned", "")),
+                    # A proposal from exact match; a reviewer overrules it in place.
+                    md.key_id("Decision"): "Good" if sample.get("tuned_correct") else "Bad",
+                },
+            )
+        )
 
     closure = _TableWriter(doc, editor, "Success Criteria Closure", CLOSURE_HEADER, ["Success Criteria ID"])
 
@@ -362,38 +395,52 @@ def _metric_rows(
 
     decided = {d["id"]: d for d in metrics.get("criteria") or []}
     for sc_id, decision in decided.items():
-        closure.upsert(_RowSpec((sc_id,), {
-            md.key_id("Success Criteria ID"): sc_id,
-            md.key_id("Requirement ID"): decision.get("requirement") or dict(criteria_in_requirements).get(sc_id) or "",
-            md.key_id("Expected Outcome"): decision.get("expected", ""),
-            md.key_id("Evidence Run(s)"): run_id,
-            md.key_id("Observed Result"): decision.get("observed", ""),
-            md.key_id("Decision"): decision.get("decision", ""),
-            md.key_id("Notes"): decision.get("reason", ""),
-        }), keep=waived)
+        closure.upsert(
+            _RowSpec(
+                (sc_id,),
+                {
+                    md.key_id("Success Criteria ID"): sc_id,
+                    md.key_id("Requirement ID"): decision.get("requirement")
+                    or dict(criteria_in_requirements).get(sc_id)
+                    or "",
+                    md.key_id("Expected Outcome"): decision.get("expected", ""),
+                    md.key_id("Evidence Run(s)"): run_id,
+                    md.key_id("Observed Result"): decision.get("observed", ""),
+                    md.key_id("Decision"): decision.get("decision", ""),
+                    md.key_id("Notes"): decision.get("reason", ""),
+                },
+            ),
+            keep=waived,
+        )
     # The Decision cell is ftgate's for criteria it decides: force it even
     # when a person typed something there, since verify compares it.
     _force_decisions(doc, editor, closure, decided)
     for sc_id, req in criteria_in_requirements:
         if sc_id in decided or closure.has((sc_id,)):
             continue
-        closure.upsert(_RowSpec((sc_id,), {
-            md.key_id("Success Criteria ID"): sc_id,
-            md.key_id("Requirement ID"): req or "",
-            md.key_id("Expected Outcome"): "see requirements.md",
-            md.key_id("Evidence Run(s)"): "",
-            md.key_id("Observed Result"): (
-                f"not measured: no training config has a success criterion {sc_id} yet "
-                "(add one, or waive it with a reason)"
-            ),
-            md.key_id("Decision"): "Open",
-            md.key_id("Notes"): "",
-        }))
+        closure.upsert(
+            _RowSpec(
+                (sc_id,),
+                {
+                    md.key_id("Success Criteria ID"): sc_id,
+                    md.key_id("Requirement ID"): req or "",
+                    md.key_id("Expected Outcome"): "see requirements.md",
+                    md.key_id("Evidence Run(s)"): "",
+                    md.key_id("Observed Result"): (
+                        f"not measured: no training config has a success criterion {sc_id} yet "
+                        "(add one, or waive it with a reason)"
+                    ),
+                    md.key_id("Decision"): "Open",
+                    md.key_id("Notes"): "",
+                },
+            )
+        )
     return [summary, review, closure]
 
 
-def _force_decisions(doc: md.Document, editor: md.Editor, closure: _TableWriter,
-                     decided: Mapping[str, Mapping[str, Any]]) -> None:
+def _force_decisions(
+    doc: md.Document, editor: md.Editor, closure: _TableWriter, decided: Mapping[str, Mapping[str, Any]]
+) -> None:
     if closure.table is None:
         return
     col = closure._col(md.key_id("Decision"))
@@ -416,7 +463,10 @@ def reproducibility_line(run: Mapping[str, Any]) -> str:
     env = run.get("environment") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items())
     commit = str(git.get("commit") or "N/A (Non-Git)")[:12]
-    dirty = {True: "uncommitted changes", False: "clean tree"}.get(git.get("dirty"), "tree state unknown")
+    dirty_flag = git.get("dirty")
+    dirty = (
+        "uncommitted changes" if dirty_flag is True else "clean tree" if dirty_flag is False else "tree state unknown"
+    )
     return (
         f"- {run.get('run_id')}: `ftgate train {cfg.get('path')}` at commit {commit} ({dirty}); "
         f"source sha256 {str(source.get('hash', 'n/a'))[:12]}; config sha256 {str(cfg.get('sha256', ''))[:12]}; "
@@ -426,8 +476,9 @@ def reproducibility_line(run: Mapping[str, Any]) -> str:
     )
 
 
-def proposed_decision(run_id: str, metrics: Mapping[str, Any],
-                      criteria_in_requirements: Sequence[tuple[str, str | None]]) -> str:
+def proposed_decision(
+    run_id: str, metrics: Mapping[str, Any], criteria_in_requirements: Sequence[tuple[str, str | None]]
+) -> str:
     decided = {d["id"]: d.get("decision") for d in metrics.get("criteria") or []}
     open_ids = [sc for sc, _ in criteria_in_requirements if sc not in decided]
     failed = [sc for sc, d in decided.items() if d == "Failed"]

@@ -14,23 +14,49 @@ evaluates, only the main process writes files.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import signal
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ftgate import hashing
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 from ftgate.evidence import record as rec
+from ftgate.evidence.metrics import MetricValue
+from ftgate.evidence.schema import RunState, load_record
 from ftgate.train import evidence as ev
-from ftgate.train.config import RunConfig, check_strategy_supported, load_config, peft_config, trainer_kwargs
+from ftgate.train.config import (
+    RunConfig,
+    check_strategy_supported,
+    load_config,
+    peft_config,
+    trainer_kwargs,
+)
+
+if TYPE_CHECKING:
+    from ftgate.train.data.tokenizer import TokenizerInfo
+
+# Where the closing summary goes: a line at a time, to the CLI's printer or a log.
+Reporter = Callable[[str], None]
+_log = logging.getLogger("ftgate.train")
 
 STATE_FILE = "ftgate-run-state.json"
 FINAL_DIR = "final"
 
 
-def run_training(config_path: Path, *, resume: bool) -> int:
-    """Run one training config end to end; 0 when every criterion passed, 1 otherwise."""
+def run_training(config_path: Path, *, resume: bool, report: Reporter | None = None) -> int:
+    """Run one training config end to end; 0 when every criterion passed, 1 otherwise.
+
+    ``report`` receives the closing summary, one line at a time; without it
+    the lines go to the ``ftgate.train`` logger, so the caller decides how
+    (and whether) they are shown.
+    """
+    report = report or _log.info
     config_path = Path(config_path)
     config = load_config(config_path)
     check_strategy_supported(config)
@@ -72,7 +98,7 @@ def run_training(config_path: Path, *, resume: bool) -> int:
     if previous in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        passed = _train_and_record(config, recorder, out_dir, state, resume=resume)
+        passed = _train_and_record(config, recorder, out_dir, state, resume=resume, report=report)
     except BaseException as exc:
         recorder.fail(exc)
         if main:
@@ -102,7 +128,7 @@ def _broadcast(state: Any, value: Any) -> Any:
 
 
 def _refuse_stale_data(config: RunConfig, config_path: Path) -> None:
-    from ftgate.train.data import verify_manifest
+    from ftgate.train.data.manifest import verify_manifest
 
     changes = verify_manifest(config)
     if changes:
@@ -114,15 +140,15 @@ def _refuse_stale_data(config: RunConfig, config_path: Path) -> None:
 
 def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig, root: Path) -> None:
     """A resumed run must be the same run: same config, same source."""
-    recorded = recorder.data.get("config") or {}
-    if recorded.get("resolved_sha256") != config.config_hash():
+    record = recorder.record()
+    if record.config.resolved_sha256 != config.config_hash():
         raise FtgateError(
             f"{recorder.run_id} was started with a different config; resuming would mix two runs",
             hint="start a new run without --resume",
         )
-    before = (recorder.data.get("source") or {}).get("files")
+    before = record.source.files
     now = rec.source_hashes(root)
-    if before is not None and now is not None and rec.combine_hashes(now) != rec.combine_hashes(before):
+    if before is not None and now is not None and hashing.combine_hashes(now) != hashing.combine_hashes(before):
         changed, added, removed = rec.diff_hashes(before, now)
         raise FtgateError(
             f"the source changed since {recorder.run_id} started ({', '.join((changed + added + removed)[:6])})",
@@ -132,7 +158,8 @@ def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig
 
 def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path, state: Any) -> dict[str, Any]:
     """Everything about the inputs, hashed before training touches anything."""
-    from ftgate.train.data import MANIFEST_NAME, read_manifest, tokenizer_info
+    from ftgate.train.data.manifest import MANIFEST_NAME, read_manifest
+    from ftgate.train.data.tokenizer import tokenizer_info
 
     tracked = ev.tracked_files(root)
     sources = rec.source_hashes(root)
@@ -145,7 +172,7 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
     if template_file is not None:
         inputs.append(ev.input_entry(root, "template", template_file, tracked))
     tok = tokenizer_info(config)
-    manifest = read_manifest(config) or {}
+    manifest = read_manifest(config)
     import torch
 
     device = "cpu"
@@ -156,23 +183,23 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
         "purpose": config.purpose,
         "ticket": config.ticket,
         "git": {"commit": rec.git_commit(root), "dirty": rec.git_dirty(root)},
-        "source": {"hash": rec.combine_hashes(sources) if sources is not None else None, "files": sources},
+        "source": {"hash": hashing.combine_hashes(sources) if sources is not None else None, "files": sources},
         "config": {
             "path": ev.relpath(root, config_path),
-            "sha256": rec.sha256_file(config_path),
+            "sha256": hashing.sha256_file(config_path),
             "resolved": config.model_dump(mode="json"),
             "resolved_sha256": config.config_hash(),
         },
         "inputs": inputs,
-        "data_manifest": {k: v for k, v in manifest.items() if k != "template"},
-        "data_manifest_sha256": rec.sha256_file(manifest_path),
+        "data_manifest": manifest.model_dump(mode="json", exclude={"template"}) if manifest else {},
+        "data_manifest_sha256": hashing.sha256_file(manifest_path),
         "seed": config.seed,
         "tokenizer": {
             "source": config.model.base,
             "files_sha256": tok.files_sha256,
             "sha256": tok.files_sha256,
             "template_source": config.template,
-            "template_sha256": rec.sha256_bytes(tok.template.encode("utf-8")),
+            "template_sha256": hashing.sha256_bytes(tok.template.encode("utf-8")),
         },
         "generation": config.evaluation.generation.model_dump(mode="json"),
         "evaluation": config.evaluation.model_dump(mode="json"),
@@ -190,87 +217,146 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
 # ------------------------------------------------------------------ the run
 
 
+@dataclass
+class _Run:
+    """What every step of one training run shares, set up once."""
+
+    config: RunConfig
+    recorder: ev.RunRecorder
+    out_dir: Path
+    state: Any  # accelerate.PartialState
+    tok: TokenizerInfo
+    prepared: Any  # datasets.DatasetDict
+    examples: list[Any]  # evaluate.HeldOut
+    trainer: Any  # trl SFTTrainer / DPOTrainer
+    # FSDP and DeepSpeed shard the weights: generate() must run on every rank.
+    synced: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def generate(self) -> list[Any]:
+        from ftgate.train import evaluate as evl
+
+        return evl.generate(self.trainer.model, self.tok.tokenizer, self.examples, self.config.evaluation.generation,
+                            seed=self.config.seed, stop_ids=self.tok.generation_eos_ids, synced=self.synced)
+
+
 def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path, state: Any, *,
-                      resume: bool) -> bool:
+                      resume: bool, report: Reporter) -> bool:
     from transformers import set_seed
 
-    from ftgate.train import evaluate as evl
-    from ftgate.train.data import load_prepared, tokenizer_info
-    from ftgate.train.metrics import decide_all, delta
-
-    timings: dict[str, float] = {}
     set_seed(config.seed)
+    run = _set_up(config, recorder, out_dir, state)
+    checkpoint = _last_checkpoint(out_dir) if resume else None
+    run_state = _baseline(run, checkpoint, resume=resume)
+    _train(run, checkpoint)
+    changed, result_loss, tuned_gen = _evaluate_tuned(run, run_state)
+    metrics, passed = _write_evidence(run, run_state, result_loss, tuned_gen, changed, checkpoint)
+    if state.is_main_process:
+        _report_summary(recorder, metrics, report)
+    return passed
+
+
+def _set_up(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path, state: Any) -> _Run:
+    from ftgate.train import evaluate as evl
+    from ftgate.train.data.prepare import load_prepared
+    from ftgate.train.data.tokenizer import tokenizer_info
+
     tok = tokenizer_info(config)
-    tokenizer = tok.tokenizer
     prepared = load_prepared(config)
     examples = evl.held_out_examples(prepared["eval_generation"], limit=config.evaluation.max_examples)
     if not examples:
         raise FtgateError("the prepared held-out set is empty; nothing to evaluate on",
                           hint="add rows to data.eval and run `ftgate data prepare` again")
-
-    trainer = _build_trainer(config, tokenizer, prepared, out_dir)
-    model = trainer.model
-    recorder.update(parameters=ev.parameter_counts(model))
-    gen = config.evaluation.generation
+    trainer = _build_trainer(config, tok.tokenizer, prepared, out_dir)
+    recorder.update(parameters=ev.parameter_counts(trainer.model))
     synced = state.num_processes > 1 and str(state.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED")
-    state_path = out_dir / STATE_FILE
-    n_eval = len(prepared["eval"])
+    return _Run(config, recorder, out_dir, state, tok, prepared, examples, trainer, synced)
 
-    # Baseline first, on the model TRL is about to train: before step one it
-    # is the base model (a new LoRA adapter adds exactly zero), evaluated with
-    # the same prompts, template and generation settings as the result.
+
+def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
+    """The base model's numbers, measured once per run and reused on resume.
+
+    Measured on the model TRL is about to train: before step one it is the
+    base model (a new LoRA adapter adds exactly zero), evaluated with the
+    same prompts, template and generation settings as the result.
+    """
+    state_path = run.out_dir / STATE_FILE
     run_state = _read_state(state_path) if resume else None
-    checkpoint = _last_checkpoint(out_dir) if resume else None
     if resume and (run_state is None or checkpoint is None):
         raise FtgateError(
-            f"{recorder.run_id} has no complete checkpoint under {out_dir} to resume from",
+            f"{run.recorder.run_id} has no complete checkpoint under {run.out_dir} to resume from",
             hint="start a new run without --resume",
         )
     if run_state is None:
         t0 = time.perf_counter()
-        base_loss = trainer.evaluate(metric_key_prefix="eval")
-        base_gen = evl.generate(model, tokenizer, examples, gen, seed=config.seed,
-                                stop_ids=tok.generation_eos_ids, synced=synced)
-        run_state = {
-            "baseline_eval": base_loss,
-            "baseline_outputs": [o.__dict__ for o in base_gen],
-            "trainable_before": ev.trainable_fingerprint(model),
-            "baseline_seconds": time.perf_counter() - t0,
-        }
-        if state.is_main_process:
-            rec.write_json(state_path, run_state)
-    timings["baseline_s"] = float(run_state["baseline_seconds"])
-    base_gen = [evl.Generation(**o) for o in run_state["baseline_outputs"]]
+        base_loss = run.trainer.evaluate(metric_key_prefix="eval")
+        base_gen = run.generate()
+        run_state = RunState(
+            baseline_eval=base_loss,
+            baseline_outputs=[o.__dict__ for o in base_gen],
+            trainable_before=ev.trainable_fingerprint(run.trainer.model),
+            baseline_seconds=time.perf_counter() - t0,
+        )
+        if run.state.is_main_process:
+            rec.write_json(state_path, run_state.model_dump(mode="json"))
+    run.timings["baseline_s"] = float(run_state.baseline_seconds)
+    return run_state
 
+
+def _train(run: _Run, checkpoint: Path | None) -> None:
     t0, cpu0 = time.perf_counter(), time.process_time()
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    timings["train_s"] = time.perf_counter() - t0
+    run.trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    run.timings["train_s"] = time.perf_counter() - t0
     # CPU time as well: on a shared machine it shows ftgate's own overhead
     # where wall time mostly shows the neighbours.
-    timings["train_cpu_s"] = time.process_time() - cpu0
+    run.timings["train_cpu_s"] = time.process_time() - cpu0
 
+
+def _evaluate_tuned(run: _Run, run_state: RunState) -> tuple[dict[str, Any], dict[str, float], list[Any]]:
     t0 = time.perf_counter()
-    changed = ev.weights_change(run_state["trainable_before"], ev.trainable_fingerprint(model))
+    changed = ev.weights_change(run_state.trainable_before, ev.trainable_fingerprint(run.trainer.model))
     if not changed["changed"]:
         raise FtgateError("training finished but no trainable weight changed; the run proves nothing",
                           hint="check learning_rate, max_steps and that the data has trained tokens")
-    result_loss = trainer.evaluate(metric_key_prefix="eval")
-    tuned_gen = evl.generate(model, tokenizer, examples, gen, seed=config.seed,
-                                stop_ids=tok.generation_eos_ids, synced=synced)
-    timings["evaluation_s"] = time.perf_counter() - t0
+    result_loss = run.trainer.evaluate(metric_key_prefix="eval")
+    tuned_gen = run.generate()
+    run.timings["evaluation_s"] = time.perf_counter() - t0
+    return changed, result_loss, tuned_gen
+
+
+def _score(run: _Run, run_state: RunState, result_loss: dict[str, float],
+           tuned_gen: list[Any]) -> tuple[dict[str, MetricValue], dict[str, MetricValue], list[Any]]:
+    """Baseline and result on the same metrics, and every criterion decided from them."""
+    from ftgate.evidence.metrics import decide_all
+    from ftgate.train import evaluate as evl
+
+    ecfg, n_eval = run.config.evaluation, len(run.prepared["eval"])
+    base_gen = [evl.Generation(**o) for o in run_state.baseline_outputs]
+    baseline = evl.score(ecfg, run.examples, base_gen)
+    baseline.update(evl.loss_metrics(run_state.baseline_eval, n=n_eval, objective=run.config.objective,
+                                     confidence=ecfg.confidence))
+    result = evl.score(ecfg, run.examples, tuned_gen)
+    result.update(evl.loss_metrics(result_loss, n=n_eval, objective=run.config.objective,
+                                   confidence=ecfg.confidence))
+    decisions = decide_all(run.config.success_criteria, baseline, result, min_n=ecfg.min_n)
+    return baseline, result, decisions
+
+
+def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float], tuned_gen: list[Any],
+                    changed: dict[str, Any], checkpoint: Path | None) -> tuple[dict[str, Any], bool]:
+    """Save the weights, then every evidence file, then ``Completed`` last of all."""
+    from ftgate.evidence.metrics import delta
+    from ftgate.train import evaluate as evl
+    from ftgate.train.plot import loss_plot_png
 
     t0 = time.perf_counter()
-    final = out_dir / FINAL_DIR
-    trainer.save_model(str(final))
-    state.wait_for_everyone()
+    config, recorder, main = run.config, run.recorder, run.state.is_main_process
+    final = run.out_dir / FINAL_DIR
+    run.trainer.save_model(str(final))
+    run.state.wait_for_everyone()
 
+    baseline, result, decisions = _score(run, run_state, result_loss, tuned_gen)
     ecfg = config.evaluation
-    baseline = evl.score(ecfg, examples, base_gen)
-    baseline.update(evl.loss_metrics(run_state["baseline_eval"], n=n_eval, objective=config.objective,
-                                     confidence=ecfg.confidence))
-    result = evl.score(ecfg, examples, tuned_gen)
-    result.update(evl.loss_metrics(result_loss, n=n_eval, objective=config.objective, confidence=ecfg.confidence))
-    decisions = decide_all(config.success_criteria, baseline, result, min_n=ecfg.min_n)
     metrics = {
         "run_id": recorder.run_id,
         "min_n": ecfg.min_n,
@@ -282,52 +368,47 @@ def _train_and_record(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path
         "criteria_config": [c.model_dump(mode="json") for c in config.success_criteria],
         "criteria": [d.as_dict() for d in decisions],
     }
-    samples = evl.sample_rows(examples, base_gen, tuned_gen, ecfg.samples)
-    history = list(trainer.state.log_history)
-    metrics["anomalies"] = _anomalies(history, metrics)
-    from ftgate.train.plot import loss_plot_png
-
+    base_gen = [evl.Generation(**o) for o in run_state.baseline_outputs]
+    samples = evl.sample_rows(run.examples, base_gen, tuned_gen, ecfg.samples)
+    history = list(run.trainer.state.log_history)
+    metrics["anomalies"] = _anomalies(history, baseline, result)
     png = loss_plot_png(
         history,
         title=f"{recorder.run_id} ({config.objective}, {config.strategy})",
         baseline={k: v.value for k, v in baseline.items()},
         result={k: v.value for k, v in result.items()},
-    ) if state.is_main_process else b""
+    ) if main else b""
     artifacts = recorder.write_artifacts({
         rec.METRICS_JSON: rec.dump_json(metrics),
         rec.SAMPLES_JSONL: ev.jsonl(samples),
         rec.LOG_HISTORY_JSON: rec.dump_json(history),
         rec.LOSS_PNG: png,
     })
-    output = dict(recorder.data.get("output") or {})
+    output = recorder.record().output.model_dump(mode="json", exclude_none=True)
     output.update(
-        sha256=rec.sha256_tree(final) if state.is_main_process else None,
+        sha256=hashing.sha256_tree(final) if main else None,
         kind="adapter" if config.strategy in ("lora", "qlora") else "full",
         resumed_from=str(checkpoint.name) if checkpoint else None,
     )
-    timings["evidence_s"] = time.perf_counter() - t0
-    recorder.complete(artifacts, output=output, weights_changed=changed, timings=timings,
-                      anomalies=metrics["anomalies"], steps=int(trainer.state.global_step))
-    if state.is_main_process:
-        _print_summary(recorder, metrics)
-    self_passed = all(d.decision == "Passed" for d in decisions)
-    return self_passed
+    run.timings["evidence_s"] = time.perf_counter() - t0
+    recorder.complete(artifacts, output=output, weights_changed=changed, timings=run.timings,
+                      anomalies=metrics["anomalies"], steps=int(run.trainer.state.global_step))
+    return metrics, all(d.decision == "Passed" for d in decisions)
 
 
-def _anomalies(history: list[dict[str, Any]], metrics: dict[str, Any]) -> list[str]:
+def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],
+               result: dict[str, MetricValue]) -> list[str]:
     """Things a reviewer should look at even when every criterion passed."""
-    import math
-
     out: list[str] = []
     bad = [h["step"] for h in history if any(isinstance(h.get(k), float) and not math.isfinite(h[k])
                                              for k in ("loss", "eval_loss", "grad_norm"))]
     if bad:
         out.append(f"non-finite loss or gradient norm at step(s) {', '.join(map(str, bad[:5]))}")
-    base_loss = (metrics["baseline"].get("eval_loss") or {}).get("value")
-    res_loss = (metrics["result"].get("eval_loss") or {}).get("value")
+    base_loss = baseline["eval_loss"].value if "eval_loss" in baseline else None
+    res_loss = result["eval_loss"].value if "eval_loss" in result else None
     if base_loss is not None and res_loss is not None and res_loss > base_loss:
         out.append(f"held-out loss rose from {base_loss:.4f} to {res_loss:.4f}")
-    eos = (metrics["result"].get("eos_rate") or {}).get("value")
+    eos = result["eos_rate"].value if "eos_rate" in result else None
     if eos is not None and eos < 0.5:
         out.append(f"only {eos:.0%} of tuned outputs stopped on EOS; the rest ran out of max_new_tokens")
     return out
@@ -352,10 +433,10 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
         "peft_config": peft_config(config),
     }
     if config.objective == "sft":
-        from trl import SFTConfig, SFTTrainer
+        from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
         return SFTTrainer(args=SFTConfig(**kwargs), **common)
-    from trl import DPOConfig, DPOTrainer
+    from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
 
     # ref_model=None: with PEFT the reference is the base model with the
     # adapter disabled; for full training TRL copies the model.
@@ -374,10 +455,11 @@ def _last_checkpoint(out_dir: Path) -> Path | None:
     return max(found)[1] if found else None
 
 
-def _read_state(path: Path) -> dict[str, Any] | None:
+def _read_state(path: Path) -> RunState | None:
+    """The saved baseline; None when the run never got that far."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+        return load_record(RunState, path)
+    except FileNotFoundError:
         return None
 
 
@@ -386,7 +468,7 @@ def _write_report(recorder: ev.RunRecorder, config: RunConfig, ticket_path: Path
     from ftgate.train.report import update_report
 
     metrics = samples = None
-    if recorder.data.get("status") == rec.STATUS_COMPLETED:
+    if recorder.record().status == rec.STATUS_COMPLETED:
         metrics = rec.read_json(recorder.path / rec.METRICS_JSON)
         lines = (recorder.path / rec.SAMPLES_JSONL).read_text(encoding="utf-8").splitlines()
         samples = [json.loads(line) for line in lines if line.strip()]
@@ -399,19 +481,18 @@ def _write_report(recorder: ev.RunRecorder, config: RunConfig, ticket_path: Path
                       criteria_in_requirements=criteria)
 
 
-def _print_summary(recorder: ev.RunRecorder, metrics: dict[str, Any]) -> None:
-    import click
-
-    click.echo(f"\n{recorder.run_id}: evidence in {recorder.path}")
+def _report_summary(recorder: ev.RunRecorder, metrics: dict[str, Any], report: Reporter) -> None:
+    report(f"\n{recorder.run_id}: evidence in {recorder.path}")
     for name, value in metrics["result"].items():
-        base = (metrics["baseline"].get(name) or {}).get("value")
-        res = value.get("value")
-        click.echo(f"  {name:<24} baseline {_f(base):>10}  result {_f(res):>10}  delta {_f(metrics['delta'].get(name), True):>10}")
+        base = metrics["baseline"][name]["value"] if name in metrics["baseline"] else None
+        res = value["value"]
+        report(f"  {name:<24} baseline {_f(base):>10}  result {_f(res):>10}  "
+               f"delta {_f(metrics['delta'].get(name), True):>10}")
     for d in metrics["criteria"]:
-        click.echo(f"  {d['id']}: {d['decision']} ({d['reason']})")
-    timings = recorder.data.get("timings") or {}
+        report(f"  {d['id']}: {d['decision']} ({d['reason']})")
+    timings = recorder.record().timings
     if timings:
-        click.echo("  time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in timings.items() if "cpu" not in k))
+        report("  time: " + ", ".join(f"{k[:-2]} {v:.1f}s" for k, v in timings.items() if "cpu" not in k))
 
 
 def _f(value: float | None, signed: bool = False) -> str:

@@ -132,7 +132,7 @@ def build_tokenizer(texts: list[str], *, vocab_size: int = 512) -> Any:
         pair=f"{BOS} $A {BOS} $B",
         special_tokens=[(BOS, bos_id)],
     )
-    tokenizer = PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=backend,
         bos_token=BOS,
         eos_token=EOS,
@@ -177,7 +177,7 @@ def build_tiny_model(
     torch.manual_seed(spec.seed)
     model = LlamaForCausalLM(config)
     # Generation stops at either the plain EOS or the chat end-of-turn token.
-    model.generation_config = GenerationConfig(
+    model.generation_config = GenerationConfig(  # type: ignore[no-untyped-call]
         bos_token_id=ids[BOS],
         eos_token_id=[ids[EOS], ids[END_OF_TURN]],
         pad_token_id=ids[PAD],

@@ -17,6 +17,7 @@ from typing import Protocol, TypeVar
 
 from ftgate.errors import ReadError
 from ftgate.workflow import artifacts as art
+from ftgate.workflow import expectations as ex
 from ftgate.workflow import markdown as md
 from ftgate.workflow.findings import Finding
 from ftgate.workflow.model import (
@@ -38,6 +39,7 @@ from ftgate.workflow.model import (
     WorkflowState,
     YesNo,
 )
+from ftgate.workflow.state import is_empty
 
 E = TypeVar("E", bound=Enum)
 
@@ -120,46 +122,116 @@ def _missing(ctx: GateContext, name: str, stage: Stage) -> Finding:
                    hint=f"start it from ftgate's template: ftgate ticket template {name} {ctx.ticket}")
 
 
+def _anchor(doc: md.Document, *sections: ex.Expect) -> int:
+    """The line a refusal about something missing names: the heading of the
+    section it belongs in, else the end of the file (where to add it)."""
+    for expect in sections:
+        found = art.find_sections(doc, expect)
+        if found:
+            return found[0].line
+    return max(len(doc.lines), 1)
+
+
+def _status_anchor(doc: md.Document) -> int:
+    found = art.find_sections(doc, ex.Expect(ex.STATUS_KEYS))
+    if found:
+        return found[0].line
+    return 1 if not doc.headings or doc.headings[0].level > 1 else doc.headings[0].line
+
+
 def _need_status(ctx: GateContext, doc: md.Document, enum: type[E], wanted: tuple[E, ...],
                  stage: Stage) -> list[Finding]:
     status = art.read_status(doc, enum)
     names = " or ".join(f"`{w.value}`" for w in wanted)
     if status is None:
-        return [Finding(doc.path, None, f"no status line; the Stage {int(stage)} gate needs {names}",
-                        hint=f"add `- Status: {wanted[0].value}` near the top")]
+        return [Finding(doc.path, _status_anchor(doc), f"no status line; the Stage {int(stage)} gate needs {names}",
+                        hint=f"add `- Current Status: `{wanted[0].value}`` under `## Document Status`")]
     if status[0] not in wanted:
-        return [Finding(doc.path, status[1], f"status is `{status[0].value}`; the Stage {int(stage)} gate needs {names}")]
+        return [Finding(doc.path, status[1],
+                        f"status is `{status[0].value}`; the Stage {int(stage)} gate needs {names}",
+                        hint=f"write `{wanted[0].value}` once the stage's work is done")]
     return []
 
 
-def _need_sections(doc: md.Document, sections: tuple[tuple[str, ...], ...]) -> list[Finding]:
+def _need_sections(doc: md.Document, sections: tuple[ex.Expect, ...]) -> list[Finding]:
     out = []
-    for names in sections:
-        heading, text = art.section_text(doc, *names)
+    previous: int | None = None
+    for expect in sections:
+        heading, text = art.section_text(doc, *expect.names)
+        what = f" ({expect.hint})" if expect.hint else ""
         if heading is None:
-            out.append(Finding(doc.path, None, f"no `{names[0]}` section", hint=f"add `## {names[0]}` and fill it in"))
+            out.append(Finding(doc.path, previous or _status_anchor(doc), f"no `{expect.name}` section",
+                               hint=f"add `## {expect.name}` and fill it in{what}"))
         elif not text:
-            out.append(Finding(doc.path, heading.line, f"section `{names[0]}` is empty", hint="write what you found or decided"))
+            out.append(Finding(doc.path, heading.line, f"section `{heading.text}` is empty",
+                               hint=f"write what you found or decided{what}"))
+        if heading is not None:
+            previous = doc.section_end(heading)
     return out
 
 
-def _need_yes(doc: md.Document, key: str) -> list[Finding]:
+def _no_placeholders(doc: md.Document) -> list[Finding]:
+    return [Finding(doc.path, line, f"a template slot is left in: {slot}",
+                    hint="replace it with the real value, or delete the line")
+            for line, slot in art.placeholder_lines(doc)]
+
+
+def _need_yes(doc: md.Document, key: str, section: ex.Expect) -> list[Finding]:
     answer = art.read_yes_no(doc, key)
     if answer is None:
-        return [Finding(doc.path, None, f"no `{key}` line", hint=f"add `- {key}: `Yes`` once it is true")]
+        return [Finding(doc.path, _anchor(doc, section), f"no `{key}` line",
+                        hint=f"add `- {key}: `Yes`` once it is true")]
     if answer[0] != YesNo.YES:
-        return [Finding(doc.path, answer[1], f"`{key}` is `{answer[0].value}`, the gate needs `Yes`")]
+        return [Finding(doc.path, answer[1], f"`{key}` is `{answer[0].value}`, the gate needs `Yes`",
+                        hint="write `Yes` once it is true")]
     return []
+
+
+_DECISION_SECTIONS = (ex.Expect(("Gate Decision", "Decision")),)
 
 
 def _need_decision(doc: md.Document, stage: Stage) -> list[Finding]:
     key = f"Stage {int(stage)} Decision"
     decision = art.read_decision(doc, int(stage))
     if decision is None:
-        return [Finding(doc.path, None, f"no `{key}` line", hint=f"add `- {key}: Pass` once the stage is done")]
+        return [Finding(doc.path, _anchor(doc, *_DECISION_SECTIONS), f"no `{key}` line",
+                        hint=f"add `- {key}: `Pass`` once the stage is done")]
     if decision[0] != StageDecision.PASS:
-        return [Finding(doc.path, decision[1], f"{key} is `{decision[0].value}`")]
+        return [Finding(doc.path, decision[1], f"{key} is `{decision[0].value}`",
+                        hint="a gate passes on `Pass`; otherwise record the re-entry: ftgate reenter --class ...")]
     return []
+
+
+def _need_checks(doc: md.Document, expects: tuple[ex.Expect, ...], enum: type[E], passing: E, kind: str,
+                 anchor_section: ex.Expect) -> list[Finding]:
+    """Every expected check present and `Pass`; `N/A` only where the check
+    allows it, and then with a reason."""
+    out: list[Finding] = []
+    results, anchor = art.judge_checks(doc, expects, enum)
+    where = anchor or _anchor(doc, anchor_section)
+    allowed = f"`{passing.value}`"
+    for expect in expects:
+        entry = results.get(expect.name)
+        if entry is None:
+            out.append(Finding(doc.path, where, f"{kind} {expect.name!r} is missing",
+                               hint=f"add its row: | {expect.name} | {passing.value} | what shows it |"))
+            continue
+        if entry.result == passing:
+            continue
+        line = entry.row.line
+        if art.not_applicable(entry):
+            if not expect.optional:
+                out.append(Finding(doc.path, line, f"{kind} {expect.name!r} is `N/A`, but it always applies",
+                                   hint=f"it needs {allowed}"))
+            elif is_empty(entry.reason) or art.placeholder(entry.reason) is not None:
+                out.append(Finding(doc.path, line, f"{kind} {expect.name!r} is `N/A` without a reason",
+                                   hint="say in its Evidence cell why it does not apply"))
+            continue
+        shown = entry.row.result_text or "empty"
+        needs = f"{allowed} or `N/A` with a reason" if expect.optional else allowed
+        out.append(Finding(doc.path, line, f"{kind} {expect.name!r} is {shown}, needs {needs}",
+                           hint="run or review it and write the result with its evidence"))
+    return out
 
 
 # ----------------------------------------------------------------- stages
@@ -204,24 +276,61 @@ def gate_investigation(ctx: GateContext) -> list[Finding]:
     if doc is None:
         return [_missing(ctx, "investigation-notes.md", Stage.INVESTIGATION)]
     out = _need_status(ctx, doc, DocStatus, (DocStatus.CURRENT,), Stage.INVESTIGATION)
-    out += _need_sections(doc, (
-        ("Task Framing",),
-        ("Scope Triage", "Scope"),
-        ("Sources Consulted", "Sources"),
-        ("Code and Pipeline Findings", "Code Findings", "Pipeline Findings", "Code and Pipeline"),
-        ("Baseline Understanding", "Baseline"),
-        ("Constraints and Risks", "Constraints", "Risks"),
-        ("Planning Implications",),
-    ))
-    heading, text = art.section_text(doc, "Scope Triage", "Scope")
-    if heading is not None and text and not re.search(r"\b(Small|Medium|Large)\b", text):
-        out.append(Finding(doc.path, heading.line, "scope triage does not say `Small`, `Medium` or `Large`"))
-    if doc.find_heading("Open Questions") is None:
-        out.append(Finding(doc.path, None, "no `Open Questions` section", hint="add it; write `None` if there are none"))
+    out += _need_sections(doc, ex.INVESTIGATION_SECTIONS)
+    scope = ex.INVESTIGATION_SECTIONS[1]
+    heading, text = art.section_text(doc, *scope.names)
+    classified = art.read_token(doc, ex.ScopeClass, *ex.SCOPE_CLASSIFICATION.names)
+    if classified is None and heading is not None and text and not re.search(r"\b(Small|Medium|Large)\b", text):
+        out.append(Finding(doc.path, heading.line, "scope triage does not say `Small`, `Medium` or `Large`",
+                           hint="add `- Classification: `Medium`` (or `Small`, `Large`) and why"))
+    if not art.find_sections(doc, ex.OPEN_QUESTIONS):
+        out.append(Finding(doc.path, max(len(doc.lines), 1), "no `Open Questions` section",
+                           hint="add it; write `None` if there are none"))
+    out += _investigation_areas(doc)
+    out += _no_placeholders(doc)
     return out
 
 
-_MEASURABLE = re.compile(r"(\d|>=|<=|≥|≤|[<>=%]|\brubric\b|\bthreshold\b|\bat least\b|\bat most\b)", re.I)
+def _investigation_areas(doc: md.Document) -> list[Finding]:
+    """The findings table, where a person uses it: every area answered,
+    `N/A` with a reason where an area does not apply."""
+    out: list[Finding] = []
+    for table in doc.tables:
+        area_col = art.column(table, *ex.INVESTIGATION_AREA_COLUMN.names)
+        findings_col = art.column(table, *ex.INVESTIGATION_FINDINGS_COLUMN.names)
+        if area_col is None or findings_col is None:
+            continue
+        rows: dict[str, md.TableRow] = {}
+        for row in table.rows:
+            cell = row.get(area_col)
+            for expect in ex.INVESTIGATION_AREAS:
+                if cell is not None and expect.matches(cell.text):
+                    rows.setdefault(expect.name, row)
+        for expect in ex.INVESTIGATION_AREAS:
+            found_row = rows.get(expect.name)
+            if found_row is None:
+                out.append(Finding(doc.path, table.header_line, f"findings area {expect.name!r} is missing",
+                                   hint=f"add its row: | {expect.name} | what you found | where |"))
+                continue
+            found = found_row.get(findings_col)
+            text = found.text if found else ""
+            na = re.match(r"\s*n\s*/\s*a\b", text, re.IGNORECASE)
+            if na:
+                own = text[na.end():].strip(" -:–—()").strip()
+                cell = found_row.get(art.column(table, *ex.REASON_COLUMN.names))
+                reason = cell.text if cell else ""
+                if not own and (is_empty(reason) or art.placeholder(reason) is not None):
+                    out.append(Finding(doc.path, found_row.line,
+                                       f"findings area {expect.name!r} is `N/A` without a reason",
+                                       hint="say why it does not apply, in the row's Evidence cell"))
+            elif is_empty(text):
+                out.append(Finding(doc.path, found_row.line, f"findings area {expect.name!r} is empty",
+                                   hint="write what you found, or `N/A` and why it does not apply"))
+        break
+    return out
+
+
+_MEASURABLE = re.compile(r"(\d|>=|<=|≥|≤|[<>=%]|\brubric\b|\bthreshold\b|\bat least\b|\bat most\b)", re.IGNORECASE)
 
 
 def gate_requirements(ctx: GateContext) -> list[Finding]:
@@ -230,12 +339,14 @@ def gate_requirements(ctx: GateContext) -> list[Finding]:
         return [_missing(ctx, "requirements.md", Stage.REQUIREMENTS)]
     out = _need_status(ctx, doc, RequirementsStatus, (RequirementsStatus.PLAN_READY, RequirementsStatus.REFINED),
                        Stage.REQUIREMENTS)
+    end = max(len(doc.lines), 1)
     requirements = {r.text for r in art.find_ids(doc, "R")}
     if not requirements:
-        out.append(Finding(doc.path, None, "no requirement ids (`R-001`...)", hint="list each requirement as `- R-001: ...`"))
+        out.append(Finding(doc.path, end, "no requirement ids (`R-001`...)",
+                           hint="list each requirement as `- R-001: ...`"))
     criteria = art.read_success_criteria(doc)
     if not criteria:
-        out.append(Finding(doc.path, None, "no success criteria ids (`SC-001`...)",
+        out.append(Finding(doc.path, end, "no success criteria ids (`SC-001`...)",
                            hint="list each criterion as `- SC-001 (R-001): metric >= threshold on the held-out set`"))
     for criterion in criteria:
         rest = criterion.text.replace(criterion.ident, "")
@@ -249,16 +360,45 @@ def gate_requirements(ctx: GateContext) -> list[Finding]:
             out.append(Finding(doc.path, criterion.line, f"{criterion.ident} does not name the requirement it serves",
                                hint="add the R- id on the same line, e.g. `SC-001 (R-001)`"))
         elif requirements and criterion.requirement not in requirements:
-            out.append(Finding(doc.path, criterion.line, f"{criterion.ident} names {criterion.requirement}, which is not defined"))
-    heading, text = art.section_text(doc, "Baseline / Comparison Target", "Baseline", "Comparison Target")
-    if not text and art.read_text_field(doc, "Baseline", "Comparison Target", "Baseline / Comparison Target") is None:
-        out.append(Finding(doc.path, heading.line if heading else None, "no baseline or comparison target",
+            out.append(Finding(doc.path, criterion.line,
+                               f"{criterion.ident} names {criterion.requirement}, which is not defined",
+                               hint=f"define {criterion.requirement} under the requirements, or name another"))
+    baseline = ex.REQUIREMENTS_BASELINE
+    heading, text = art.section_text(doc, *baseline.names)
+    if not text and art.read_text_field(doc, *baseline.names) is None:
+        out.append(Finding(doc.path, heading.line if heading else end, "no baseline or comparison target",
                            hint="state what the results are compared against under `## Baseline / Comparison Target`"))
-    for condition in ("Pass Condition", "Fail Condition", "Inconclusive Condition"):
-        field_value = art.read_text_field(doc, condition)
-        heading, text = art.section_text(doc, condition)
-        if field_value is None and not text:
-            out.append(Finding(doc.path, None, f"`{condition}` is not stated", hint=f"fill `- {condition}: ...`"))
+    out += _conditions(doc)
+    out += _no_placeholders(doc)
+    return out
+
+
+def _conditions(doc: md.Document) -> list[Finding]:
+    """Pass, fail and inconclusive conditions: three labelled lines, a
+    table (a row per condition), or prose in the conditions section that
+    states all three."""
+    sections = art.find_sections(doc, ex.CONDITIONS_SECTION)
+    inside = {n for h in sections for n in doc.section_lines(h)}
+    prose = " ".join(md._strip_comment(doc.line_text(n)) for n in sorted(inside)
+                     if not any(p.value.span.line == n for p in doc.pairs)).lower()
+    out: list[Finding] = []
+    for expect, words in ex.CONDITIONS:
+        stated = False
+        for pair in doc.pairs:
+            if not expect.matches(pair.key):
+                continue
+            labelled = ex.name_id(pair.key).endswith(("condition", "conditions", "if"))
+            if not (labelled or pair.value.span.line in inside):
+                continue
+            if not is_empty(pair.value.text) and art.placeholder(pair.value.text) is None:
+                stated = True
+        if not stated and any(re.search(rf"\b{w}\b", prose) for w in words):
+            stated = True
+        if not stated:
+            line = sections[0].line if sections else max(len(doc.lines), 1)
+            out.append(Finding(doc.path, line, f"`{expect.name}` is not stated",
+                               hint=f"fill `- {expect.name}: ...` under `## {ex.CONDITIONS_SECTION.name}` "
+                                    "(or state all three in one sentence or a small table)"))
     return out
 
 
@@ -267,30 +407,24 @@ def gate_plan(ctx: GateContext) -> list[Finding]:
     if doc is None:
         return [_missing(ctx, "implementation-plan.md", Stage.PLAN)]
     out = _need_status(ctx, doc, PlanStatus, (PlanStatus.CURRENT,), Stage.PLAN)
-    if art.read_token(doc, ObjectiveType, "Objective Type", "Objective") is None:
-        out.append(Finding(doc.path, None, "objective type is not stated",
-                           hint="`- Objective Type: Supervised Fine-Tuning` (or Preference Optimization, "
+    mode = ex.Expect(("Training Mode",))
+    if art.read_token(doc, ObjectiveType, *ex.PLAN_OBJECTIVE.names) is None:
+        out.append(Finding(doc.path, _anchor(doc, mode), "objective type is not stated",
+                           hint="`- Objective Type: `Supervised Fine-Tuning`` (or Preference Optimization, "
                                 "Reinforcement-Style Training, Other)"))
-    if art.read_token(doc, UpdateStrategy, "Parameter-Update Strategy", "Update Strategy",
-                      "Parameter Update Strategy") is None:
-        out.append(Finding(doc.path, None, "parameter-update strategy is not stated",
-                           hint="`- Parameter-Update Strategy: Adapter-Based` (or Quantized Adapter-Based, "
+    if art.read_token(doc, UpdateStrategy, *ex.PLAN_STRATEGY.names) is None:
+        out.append(Finding(doc.path, _anchor(doc, mode), "parameter-update strategy is not stated",
+                           hint="`- Parameter-Update Strategy: `Adapter-Based`` (or Quantized Adapter-Based, "
                                 "Full-Parameter, Other)"))
-    out += _need_sections(doc, (
-        ("Data Preparation",),
-        ("Chat Template",),
-        ("Tokenization and Masking", "Tokenization", "Masking"),
-        ("Training Recipe",),
-        ("Evaluation Plan",),
-        ("Run Matrix",),
-        ("Reproducibility Plan", "Reproducibility"),
-        ("Work Items",),
-    ))
+    out += _need_sections(doc, ex.PLAN_SECTIONS)
     if not art.find_ids(doc, "RUN"):
-        out.append(Finding(doc.path, None, "the run matrix has no run ids (`RUN-001`...)"))
+        out.append(Finding(doc.path, _anchor(doc, ex.PLAN_SECTIONS[5]), "the run matrix has no run ids (`RUN-001`...)",
+                           hint="add a row per run: | RUN-001 | purpose | ... |"))
     if not art.find_ids(doc, "W"):
-        out.append(Finding(doc.path, None, "no work item ids (`W-001`...)"))
-    out += _need_yes(doc, "Ready to unlock code edits")
+        out.append(Finding(doc.path, _anchor(doc, ex.PLAN_SECTIONS[7]), "no work item ids (`W-001`...)",
+                           hint="add a row per work item: | W-001 | files | Create | why | validation |"))
+    out += _need_yes(doc, ex.PLAN_READY.name, ex.PLAN_CHECKLIST)
+    out += _no_placeholders(doc)
     return out
 
 
@@ -300,17 +434,15 @@ def gate_implementation(ctx: GateContext) -> list[Finding]:
         return [_missing(ctx, "implementation.md", Stage.IMPLEMENTATION)]
     out = _need_status(ctx, doc, ImplementationStatus, (ImplementationStatus.READY_FOR_TRAINING,),
                        Stage.IMPLEMENTATION)
+    inventory = ex.Expect(("Change Inventory",))
     if not art.find_ids(doc, "C"):
-        out.append(Finding(doc.path, None, "the change inventory has no change ids (`C-001`...)"))
-    results = art.check_results(doc, art.READINESS_CHECKS, ReadinessResult)
-    for name in art.READINESS_CHECKS:
-        entry = results.get(art._check_name_id(name))
-        if entry is None:
-            out.append(Finding(doc.path, None, f"readiness check {name!r} is missing"))
-        elif entry[1] not in (ReadinessResult.PASS, ReadinessResult.NA):
-            shown = entry[0].result_text or "empty"
-            out.append(Finding(doc.path, entry[0].line, f"readiness check {name!r} is {shown}, needs `Pass` or `N/A`"))
-    out += _need_yes(doc, "Can Stage 5 consume these artifacts without further mutation")
+        out.append(Finding(doc.path, _anchor(doc, inventory), "the change inventory has no change ids (`C-001`...)",
+                           hint="add a row per change: | C-001 | files | Modify | purpose | Done |"))
+    readiness = ex.Expect(("Readiness Checks Before Stage 5", "Readiness Checks"))
+    out += _need_checks(doc, ex.READINESS_CHECKS, ReadinessResult, ReadinessResult.PASS, "readiness check",
+                        readiness)
+    out += _need_yes(doc, ex.IMPLEMENTATION_CONSUME.name, ex.IMPLEMENTATION_HANDOFF)
+    out += _no_placeholders(doc)
     return out
 
 
@@ -318,42 +450,8 @@ def gate_training(ctx: GateContext) -> list[Finding]:
     doc = ctx.doc("training-validation-report.md")
     if doc is None:
         return [_missing(ctx, "training-validation-report.md", Stage.TRAINING)]
-    out = _need_status(ctx, doc, DocStatus, (DocStatus.CURRENT,), Stage.TRAINING)
-    runs = art.read_run_registry(doc)
-    completed = {r.run_id for r in runs if r.status == RunStatus.COMPLETED}
-    if not completed:
-        out.append(Finding(doc.path, None, "the run registry has no `Completed` run"))
-    metrics = [m for m in art.read_metric_summary(doc) if m.run_id in completed]
-    if not metrics:
-        out.append(Finding(doc.path, None, "the metric summary has no row for a completed run"))
-    for row in metrics:
-        if not row.baseline or not row.delta:
-            out.append(Finding(doc.path, row.line, f"metric {row.metric!r} of {row.run_id} has no baseline or delta",
-                               hint="every result is compared with the baseline"))
-    closure = {row.criterion: row for row in art.read_sc_closure(doc)}
-    requirements = ctx.doc("requirements.md")
-    declared = [c.ident for c in art.read_success_criteria(requirements)] if requirements else []
-    for ident in declared:
-        closed = closure.get(ident)
-        if closed is None:
-            out.append(Finding(doc.path, None, f"{ident} is not closed in `Success Criteria Closure`"))
-        elif closed.decision is None:
-            out.append(Finding(doc.path, closed.line,
-                               f"{ident} has no decision (Passed, Failed, Inconclusive or Waived)"))
-        elif closed.decision == CriterionDecision.WAIVED and not closed.notes:
-            out.append(Finding(doc.path, closed.line, f"{ident} is Waived without a reason in Notes"))
-    heading, text = art.section_text(doc, "Reproducibility Record", "Reproducibility")
-    if not text:
-        out.append(Finding(doc.path, heading.line if heading else None, "the reproducibility record is empty"))
-    decision_findings = _need_decision(doc, Stage.TRAINING)
-    out += decision_findings
-    if not decision_findings:
-        for ident in declared:
-            closed = closure.get(ident)
-            if closed is not None and closed.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
-                out.append(Finding(doc.path, closed.line,
-                                   f"Stage 5 Decision is Pass but {ident} is {closed.decision.value}",
-                                   hint="a Pass needs every criterion Passed or Waived; otherwise decide Fail and re-enter"))
+    out = _training_report(ctx, doc)
+    reported = len(out)
     # --- Stage 5 evidence (issue 6, owned by ftgate/evidence/verify.py) ---
     # The report's claims count only when the runs behind them verify: hashes
     # of config, data and source recomputed, decisions re-derived, the
@@ -367,6 +465,64 @@ def gate_training(ctx: GateContext) -> list[Finding]:
         elif ctx.evidence.mode() == "verified":
             out += ctx.evidence.findings(ctx.folder)
     # --- end Stage 5 evidence ---
+    if len(out) > reported and ctx.evidence is not None and ctx.evidence.mode() == "verified":
+        out.append(Finding("ftgate.yaml", 1, "Stage 5 verifies the evidence of the runs behind the report "
+                                             "(`stage5_evidence: verified`, the default)",
+                           hint="record the runs with `ftgate train`; a report written by hand with no run "
+                                "behind it passes only with the opt-out `stage5_evidence: report` in ftgate.yaml"))
+    return out
+
+
+def _training_report(ctx: GateContext, doc: md.Document) -> list[Finding]:
+    """What the report itself must say, whatever stands behind it."""
+    out = _need_status(ctx, doc, DocStatus, (DocStatus.CURRENT,), Stage.TRAINING)
+    registry = ex.Expect(("Run Registry",))
+    runs = art.read_run_registry(doc)
+    completed = {r.run_id for r in runs if r.status == RunStatus.COMPLETED}
+    if not completed:
+        out.append(Finding(doc.path, _anchor(doc, registry), "the run registry has no `Completed` run",
+                           hint="record each run with its status (`Completed` once it finished)"))
+    metrics = [m for m in art.read_metric_summary(doc) if m.run_id in completed]
+    if not metrics:
+        out.append(Finding(doc.path, _anchor(doc, ex.Expect(("Metric Summary",))),
+                           "the metric summary has no row for a completed run",
+                           hint="add | RUN-001 | evaluator | metric | result | baseline | delta | notes |"))
+    for metric in metrics:
+        if not metric.baseline or not metric.delta or art.placeholder(metric.baseline) or art.placeholder(metric.delta):
+            out.append(Finding(doc.path, metric.line,
+                               f"metric {metric.metric!r} of {metric.run_id} has no baseline or delta",
+                               hint="every result is compared with the baseline"))
+    closure = {row.criterion: row for row in art.read_sc_closure(doc)}
+    requirements = ctx.doc("requirements.md")
+    declared = [c.ident for c in art.read_success_criteria(requirements)] if requirements else []
+    closure_anchor = _anchor(doc, ex.Expect(("Success Criteria Closure",)))
+    for ident in declared:
+        row = closure.get(ident)
+        if row is None:
+            out.append(Finding(doc.path, closure_anchor, f"{ident} is not closed in `Success Criteria Closure`",
+                               hint=f"add its row: | {ident} | R-... | expected | RUN-... | observed | Passed | |"))
+        elif row.decision is None:
+            out.append(Finding(doc.path, row.line, f"{ident} has no decision (Passed, Failed, Inconclusive or Waived)",
+                               hint="write the decision the evidence supports"))
+        elif row.decision == CriterionDecision.WAIVED and (not row.notes or art.placeholder(row.notes)):
+            out.append(Finding(doc.path, row.line, f"{ident} is Waived without a reason in Notes",
+                               hint="say in Notes why it is waived and who agreed"))
+    heading, text = art.section_text(doc, *ex.REPORT_REPRODUCIBILITY.names)
+    if not text:
+        out.append(Finding(doc.path, heading.line if heading else max(len(doc.lines), 1),
+                           "the reproducibility record is empty",
+                           hint="per run: commit, config, seed, data manifest, environment, checkpoint path"))
+    decision_findings = _need_decision(doc, Stage.TRAINING)
+    out += decision_findings
+    if not decision_findings:
+        for ident in declared:
+            row = closure.get(ident)
+            if row is not None and row.decision in (CriterionDecision.FAILED, CriterionDecision.INCONCLUSIVE):
+                out.append(Finding(doc.path, row.line,
+                                   f"Stage 5 Decision is Pass but {ident} is {row.decision.value}",
+                                   hint="a Pass needs every criterion Passed or Waived; "
+                                        "otherwise decide Fail and re-enter"))
+    out += _no_placeholders(doc)
     return out
 
 
@@ -374,25 +530,16 @@ def gate_code_review(ctx: GateContext) -> list[Finding]:
     doc = ctx.doc("code-review.md")
     if doc is None:
         return [_missing(ctx, "code-review.md", Stage.CODE_REVIEW)]
-    out: list[Finding] = []
-    results = art.check_results(doc, art.REVIEW_CHECKS, ReviewResult)
-    raw = art.read_check_table(doc, art.REVIEW_CHECKS)
-    for name in art.REVIEW_CHECKS:
-        nid = art._check_name_id(name)
-        entry = results.get(nid) if nid in raw else None
-        if entry is None:
-            out.append(Finding(doc.path, None, f"mandatory check {name!r} is missing"))
-            continue
-        row, result = entry
-        if result == ReviewResult.PASS:
-            continue
-        if result is None and nid in art.OPTIONAL_REVIEW_CHECKS and md.key_id(row.result_text) == "na":
-            continue
-        out.append(Finding(doc.path, row.line, f"mandatory check {name!r} is {row.result_text or 'empty'}, needs `Pass`"))
+    art.read_status(doc, DocStatus)  # a misspelt status is refused, whatever it says
+    checks = ex.Expect(("Mandatory Checks",))
+    out = _need_sections(doc, ex.REVIEW_SECTIONS)
+    out += _need_checks(doc, ex.REVIEW_CHECKS, ReviewResult, ReviewResult.PASS, "mandatory check", checks)
     out += _need_decision(doc, Stage.CODE_REVIEW)
     if ctx.state.permission != Permission.LOCKED:
-        out.append(Finding(ctx.files.label("workflow-state.md"), None, "code review must happen with source edits locked",
+        out.append(Finding(ctx.files.label("workflow-state.md"), None,
+                           "code review must happen with source edits locked",
                            hint="ftgate lock"))
+    out += _no_placeholders(doc)
     return out
 
 
@@ -400,19 +547,26 @@ def gate_docs_sync(ctx: GateContext) -> list[Finding]:
     doc = ctx.doc("docs-sync.md")
     if doc is None:
         return [_missing(ctx, "docs-sync.md", Stage.DOCS_SYNC)]
+    art.read_status(doc, DocStatus)
     out: list[Finding] = []
-    impacted = art.read_yes_no(doc, "Docs impacted", "Docs Impacted")
+    impacted = art.read_yes_no(doc, *ex.DOCS_IMPACTED.names)
     if impacted is None:
-        out.append(Finding(doc.path, None, "`Docs impacted` is not answered", hint="`- Docs impacted: Yes` or `No`"))
+        out.append(Finding(doc.path, _status_anchor(doc), "`Docs impacted` is not answered",
+                           hint="`- Docs impacted: `Yes`` or `No`"))
     elif impacted[0] == YesNo.YES:
-        heading, text = art.section_text(doc, "Updated Documents", "Documents Updated")
+        heading, text = art.section_text(doc, *ex.DOCS_UPDATED.names)
         if not text:
-            out.append(Finding(doc.path, heading.line if heading else None, "docs impacted but no updated documents listed"))
+            out.append(Finding(doc.path, heading.line if heading else impacted[1],
+                               "docs impacted but no updated documents listed",
+                               hint="list each document under `## Updated Documents`: path, what changed, why"))
     else:
-        heading, text = art.section_text(doc, "No-Impact Rationale", "Rationale", "No Impact Rationale")
+        heading, text = art.section_text(doc, *ex.DOCS_NO_IMPACT.names)
         if not text:
-            out.append(Finding(doc.path, heading.line if heading else None, "no docs impacted but no rationale given"))
+            out.append(Finding(doc.path, heading.line if heading else impacted[1],
+                               "no docs impacted but no rationale given",
+                               hint="say under `## No-Impact Rationale` why no document changes"))
     out += _need_decision(doc, Stage.DOCS_SYNC)
+    out += _no_placeholders(doc)
     return out
 
 
@@ -420,14 +574,27 @@ def gate_handoff(ctx: GateContext) -> list[Finding]:
     doc = ctx.doc("handoff-summary.md")
     if doc is None:
         return [_missing(ctx, "handoff-summary.md", Stage.HANDOFF)]
-    out = _need_sections(doc, (("Summary",),))
-    if art.read_text_field(doc, "Verified By") is None:
-        out.append(Finding(doc.path, None, "the user's verification is not recorded",
+    out = _need_sections(doc, (ex.HANDOFF_SUMMARY,))
+    end = max(len(doc.lines), 1)
+    verified = art.read_yes_no(doc, *ex.HANDOFF_VERIFIED.names)
+    verified_by = art.read_text_field(doc, *ex.HANDOFF_VERIFIED_BY.names)
+    if verified is not None and verified[0] != YesNo.YES:
+        out.append(Finding(doc.path, verified[1], "`User verification received` is `No`; the user has not verified",
                            hint="once the user has checked the work: ftgate done --verified-by NAME"))
-    finalization = [p for p in doc.pairs_for("Finalization Status") if p.value.text.strip()]
-    if ctx.state.bootstrap.mode == BootstrapMode.GIT and not finalization:
-        out.append(Finding(doc.path, None, "repository finalization status is not recorded",
-                           hint="`- Finalization Status: Merged` (or Pushed, Pending, N/A)"))
+    elif verified is None and verified_by is None:
+        out.append(Finding(doc.path, end, "the user's verification is not recorded",
+                           hint="once the user has checked the work: ftgate done --verified-by NAME"))
+    # The move and the repository finalization happen in and after `done`,
+    # so at the gate they are read (a misspelt answer is refused) but `No`
+    # and `N/A` are honest answers.
+    art.read_yes_no(doc, *ex.HANDOFF_MOVED.names)
+    finalized = art.read_token(doc, RefreshPerformed, *ex.HANDOFF_FINALIZED.names)
+    finalization = [p for p in doc.pairs_for(*ex.HANDOFF_FINALIZATION_STATUS.names) if p.value.text.strip()]
+    if ctx.state.bootstrap.mode == BootstrapMode.GIT and not finalization and finalized is None:
+        out.append(Finding(doc.path, end, "repository finalization status is not recorded",
+                           hint="`- Repository finalization complete when applicable: `No`` (ftgate done "
+                                "--finalize records `Yes`)"))
+    out += _no_placeholders(doc)
     return out
 
 

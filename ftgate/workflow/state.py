@@ -532,7 +532,8 @@ class StateEditor:
     def _drop_title(self, value: md.Value, old: Stage) -> None:
         """Remove a trailing ``- Stage Title`` label (there is no next stage)."""
         line = self.parsed.doc.line_text(value.span.line)
-        match = re.compile(r"`?\s*+(?:[-–—:]\s*+)?" + re.escape(STAGE_TITLES[old]), re.IGNORECASE).search(line, value.span.end)
+        title = re.compile(r"`?\s*+(?:[-–—:]\s*+)?" + re.escape(STAGE_TITLES[old]), re.IGNORECASE)
+        match = title.search(line, value.span.end)
         if match:
             start = match.start() + (1 if match.group(0).startswith("`") else 0)
             self.editor.replace(md.Span(value.span.line, start, match.end()), "")
@@ -568,7 +569,8 @@ class StateEditor:
         if row is None:
             if table is None:
                 raise ReadError(self.parsed.doc.path, (), "no Stage Gates table to record the gate in",
-                                hint="add a `## Stage Gates` table with columns `Stage | Gate Status | Gate Rule Summary | Evidence`")
+                                hint="add a `## Stage Gates` table with columns "
+                                     "`Stage | Gate Status | Gate Rule Summary | Evidence`")
             cells = [""] * len(table.header)
             cells[self.parsed.gate_stage_col or 0] = stage.label
             cells[self.parsed.gate_status_col or 1] = status.value

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftgate.errors import FtgateError, GateRefused
+from ftgate.workflow import expectations as ex
 from ftgate.workflow import markdown as md
 from ftgate.workflow.fileio import atomic_write_text, read_text, ticket_lock
 from ftgate.workflow.findings import Finding
@@ -233,10 +234,28 @@ def block(ticket: Ticket, reason: str) -> Outcome:
     return _mutate(ticket, change)
 
 
+def mark_handoff(text: str, label: str, answers: dict[str, str]) -> str:
+    """Answer the handoff summary's finalization lines that are there
+    (``User verification received: `No``` becomes ``Yes``), keeping every
+    other byte; a summary written without them stays without them."""
+    doc = md.parse(text, label)
+    editor = md.Editor.for_document(doc)
+    for name, answer in answers.items():
+        wanted = ex.name_id(name)
+        for pair in doc.pairs:
+            if ex.name_id(pair.key) != wanted:
+                continue
+            span = pair.value.span
+            lead = "" if span.start != span.end or doc.line_text(span.line)[:span.start].endswith(" ") else " "
+            editor.replace(span, lead + answer)
+    return editor.render()
+
+
 def _set_handoff_verification(ticket: Ticket, who: str) -> str:
     path = ticket.folder / "handoff-summary.md"
     text = read_text(path)
-    doc = md.parse(text, f"{ticket.display}/handoff-summary.md")
+    label = f"{ticket.display}/handoff-summary.md"
+    doc = md.parse(text, label)
     editor = md.Editor.for_document(doc)
     for key, value in (("Verified By", who), ("Verified On", today())):
         pairs = doc.pairs_for(key)
@@ -248,7 +267,7 @@ def _set_handoff_verification(ticket: Ticket, who: str) -> str:
                 editor.replace(span, value)
         else:
             editor.insert_after(len(doc.lines), f"- {key}: {value}")
-    return editor.render()
+    return mark_handoff(editor.render(), label, {ex.HANDOFF_VERIFIED.name: "Yes"})
 
 
 def done(ticket: Ticket, verified_by: str) -> Outcome:
@@ -281,6 +300,12 @@ def done(ticket: Ticket, verified_by: str) -> Outcome:
             raise FtgateError(f"{TICKETS}/{DONE}/{ticket.name} already exists; not overwriting it")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(ticket.folder, target)
+        # Recorded after the move, in the archived copy: the line then says
+        # what has happened, never what is about to.
+        archived = target / "handoff-summary.md"
+        atomic_write_text(archived, mark_handoff(read_text(archived),
+                                                 f"{TICKETS}/{DONE}/{ticket.name}/handoff-summary.md",
+                                                 {ex.HANDOFF_MOVED.name: "Yes"}))
     return Outcome(ticket.name, f"verified by {verified_by.strip()}; archived to {TICKETS}/{DONE}/{ticket.name}",
                    written=[f"{TICKETS}/{DONE}/{ticket.name}"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ftgate.errors import FtgateError, ReadError
 from ftgate.workflow import artifacts as art
+from ftgate.workflow import expectations as ex
 from ftgate.workflow import markdown as md
 from ftgate.workflow.findings import Finding
 from ftgate.workflow.gates import DirFiles
@@ -19,6 +20,7 @@ from ftgate.workflow.model import (
     ObjectiveType,
     PlanStatus,
     ReadinessResult,
+    RefreshPerformed,
     RequirementsStatus,
     ReviewResult,
     Stage,
@@ -35,19 +37,20 @@ def _lint_requirements(doc: md.Document) -> None:
 
 def _lint_notes(doc: md.Document) -> None:
     art.read_status(doc, DocStatus)
+    art.read_token(doc, ex.ScopeClass, *ex.SCOPE_CLASSIFICATION.names)
 
 
 def _lint_plan(doc: md.Document) -> None:
     art.read_status(doc, PlanStatus)
-    art.read_token(doc, ObjectiveType, "Objective Type", "Objective")
-    art.read_token(doc, UpdateStrategy, "Parameter-Update Strategy", "Update Strategy", "Parameter Update Strategy")
-    art.read_yes_no(doc, "Ready to unlock code edits")
+    art.read_token(doc, ObjectiveType, *ex.PLAN_OBJECTIVE.names)
+    art.read_token(doc, UpdateStrategy, *ex.PLAN_STRATEGY.names)
+    art.read_yes_no(doc, *ex.PLAN_READY.names)
 
 
 def _lint_implementation(doc: md.Document) -> None:
     art.read_status(doc, ImplementationStatus)
-    art.check_results(doc, art.READINESS_CHECKS, ReadinessResult)
-    art.read_yes_no(doc, "Can Stage 5 consume these artifacts without further mutation")
+    art.judge_checks(doc, ex.READINESS_CHECKS, ReadinessResult)
+    art.read_yes_no(doc, *ex.IMPLEMENTATION_CONSUME.names)
 
 
 def _lint_report(doc: md.Document) -> None:
@@ -59,18 +62,21 @@ def _lint_report(doc: md.Document) -> None:
 
 def _lint_review(doc: md.Document) -> None:
     art.read_status(doc, DocStatus)
-    art.check_results(doc, art.REVIEW_CHECKS, ReviewResult)
+    art.judge_checks(doc, ex.REVIEW_CHECKS, ReviewResult)
     art.read_decision(doc, 6)
 
 
 def _lint_docs(doc: md.Document) -> None:
     art.read_status(doc, DocStatus)
-    art.read_yes_no(doc, "Docs impacted", "Docs Impacted")
+    art.read_yes_no(doc, *ex.DOCS_IMPACTED.names)
     art.read_decision(doc, 7)
 
 
 def _lint_handoff(doc: md.Document) -> None:
-    art.read_text_field(doc, "Verified By")
+    art.read_text_field(doc, *ex.HANDOFF_VERIFIED_BY.names)
+    art.read_yes_no(doc, *ex.HANDOFF_VERIFIED.names)
+    art.read_yes_no(doc, *ex.HANDOFF_MOVED.names)
+    art.read_token(doc, RefreshPerformed, *ex.HANDOFF_FINALIZED.names)
 
 
 LINTERS = {
@@ -111,10 +117,12 @@ def validate_ticket(ticket: Ticket) -> list[Finding]:
             findings.append(Finding(files.label(artifact), None,
                                     f"missing although the ticket is past Stage {int(earlier)}"))
         if not state.active_reentry and state.gate(earlier) != GateStatus.PASS:
-            findings.append(Finding(files.label(STATE_FILE), state.gates[earlier].line if earlier in state.gates else None,
+            line = state.gates[earlier].line if earlier in state.gates else None
+            findings.append(Finding(files.label(STATE_FILE), line,
                                     f"Stage {int(earlier)} gate is `{state.gate(earlier).value}` but the ticket is "
                                     f"at Stage {int(stage)}",
                                     hint="a stage is left only through its gate: ftgate advance"))
     if state.active_reentry and not state.reentry.return_path:
-        findings.append(Finding(files.label(STATE_FILE), None, "Active Re-Entry is `Yes` but no return path is declared"))
+        findings.append(Finding(files.label(STATE_FILE), None,
+                                "Active Re-Entry is `Yes` but no return path is declared"))
     return findings

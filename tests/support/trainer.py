@@ -167,7 +167,7 @@ def make_project(dest: Path, model: Path, *, config: dict[str, Any], name: str =
 
 def prepare(config_path: Path) -> None:
     from ftgate.train.config import load_config
-    from ftgate.train.data import prepare as prepare_data
+    from ftgate.train.data.prepare import prepare as prepare_data
 
     result = prepare_data(load_config(config_path))
     assert result.passed, [c.summary() for c in result.checks if not c.passed]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ftgate.train.config import load_config
-from ftgate.train.data import load_prepared, prepare
+from ftgate.train.data.prepare import load_prepared, prepare
 from ftgate.train.tiny import CHAT_TEMPLATE
 
 pytestmark = pytest.mark.train

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 import tests.support.trainer as tp
+from ftgate.evidence.criteria import EvaluationConfig, GenerationSettings  # noqa: E402
 from ftgate.train import evaluate as evl  # noqa: E402
-from ftgate.train.eval_config import EvaluationConfig, GenerationSettings  # noqa: E402
 
 pytestmark = pytest.mark.train
 
@@ -16,7 +16,8 @@ def model_and_examples(tmp_path_factory):
     from transformers import AutoModelForCausalLM
 
     from ftgate.train.config import load_config
-    from ftgate.train.data import load_prepared, tokenizer_info
+    from ftgate.train.data.prepare import load_prepared
+    from ftgate.train.data.tokenizer import tokenizer_info
 
     original = tp.trained_project(tp.session_base(tmp_path_factory), "sft", tp.sft_config, "sft.yaml")
     config = load_config(original / "train" / "sft.yaml")

@@ -92,6 +92,29 @@ def test_edited_metrics_json_fails_verify(project: Path) -> None:
     assert any("metrics.json was changed after the run" in m for m in _messages(project))
 
 
+def test_evidence_files_of_the_wrong_shape_are_findings_naming_file_and_key(
+    project: Path, monkeypatch, capsys
+) -> None:
+    run_dir = tp.ticket_path(project) / "evidence" / "RUN-001"
+    metrics_path = run_dir / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    metrics["result"]["exact_match"]["n"] = "many"
+    metrics_path.write_text(json.dumps(metrics, indent=2))
+    findings = verify_ticket(tp.ticket_path(project)).findings
+    shape = [f for f in findings if "does not have the expected shape" in f.message]
+    assert shape and shape[0].path.endswith("RUN-001/metrics.json")
+    assert "`result.exact_match.n`" in shape[0].message
+
+    run_path = run_dir / "run.json"
+    run = json.loads(run_path.read_text())
+    run["inputs"] = "every file"
+    run_path.write_text(json.dumps(run, indent=2))
+    monkeypatch.chdir(project)
+    assert run_cli(["evidence", "verify", tp.TICKET]) == 1
+    out = capsys.readouterr().out
+    assert "RUN-001/run.json" in out and "`inputs`" in out and "Traceback" not in out
+
+
 def test_open_and_waived_criteria(project: Path) -> None:
     ticket = tp.ticket_path(project)
     requirements = ticket / "requirements.md"

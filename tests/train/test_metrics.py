@@ -10,17 +10,21 @@ import pytest
 from pydantic import ValidationError
 
 from ftgate.errors import FtgateError
-from ftgate.train.eval_config import EvaluationConfig, MetricSpec, SuccessCriterion, check_criteria_metrics
-from ftgate.train.metrics import (
+from ftgate.evidence.criteria import (
+    EvaluationConfig,
+    MetricSpec,
+    SuccessCriterion,
+    check_criteria_metrics,
+)
+from ftgate.evidence.metrics import (
     FAILED,
     INCONCLUSIVE,
     PASSED,
     MetricValue,
     decide,
-    normalize_text,
-    score_outputs,
     wilson_interval,
 )
+from ftgate.train.metrics import normalize_text, score_outputs
 
 pytestmark = pytest.mark.train
 

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from ftgate.train.config import load_config
-from ftgate.train.data import load_prepared, prepare, verify_manifest
+from ftgate.train.data.manifest import verify_manifest
+from ftgate.train.data.prepare import load_prepared, prepare
 
 pytestmark = pytest.mark.train
 
@@ -223,7 +224,7 @@ def test_trl_trainers_consume_the_prepared_data_unchanged(write_run, rows) -> No
     from trl import DPOTrainer, SFTTrainer
 
     from ftgate.train.config import peft_config, trainer_args
-    from ftgate.train.data import load_tokenizer
+    from ftgate.train.data.tokenizer import load_tokenizer
 
     overrides = {"training": {"max_steps": 1, "per_device_train_batch_size": 4, "save_steps": 100, "logging_steps": 1}}
     sft_path = write_run(overrides=overrides)

@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 import tests.support.trainer as tp
+from ftgate import hashing
 from ftgate.errors import FtgateError  # noqa: E402
-from ftgate.evidence import record as rec  # noqa: E402
 from ftgate.evidence.verify import verify_ticket  # noqa: E402
 from ftgate.workflow import artifacts as art  # noqa: E402
 from ftgate.workflow import markdown as md  # noqa: E402
@@ -59,7 +59,7 @@ def test_sft_lora_run_records_evidence_that_verifies(sft_root: Path) -> None:
     assert run["environment"]["world_size"] == 1
     weights = sft_root / run["output"]["path"]
     assert (weights / "adapter_config.json").is_file()  # LoRA: the adapter, not a full copy
-    assert rec.sha256_tree(weights) == run["output"]["sha256"]
+    assert hashing.sha256_tree(weights) == run["output"]["sha256"]
     assert not weights.is_relative_to(tp.ticket_path(sft_root))  # weights stay out of the ticket
 
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -95,10 +95,10 @@ def test_same_seed_same_metrics_and_no_overwrite(sft_root: Path) -> None:
     from ftgate.train.run import run_training
 
     first = _run(sft_root, "RUN-001")
-    before = {p.name: rec.sha256_file(p) for p in first.iterdir()}
+    before = {p.name: hashing.sha256_file(p) for p in first.iterdir()}
     assert run_training(sft_root / "train" / "sft.yaml", resume=False) == 0
     second = _run(sft_root, "RUN-002")
-    assert {p.name: rec.sha256_file(p) for p in first.iterdir()} == before
+    assert {p.name: hashing.sha256_file(p) for p in first.iterdir()} == before
     m1 = json.loads((first / "metrics.json").read_text())
     m2 = json.loads((second / "metrics.json").read_text())
     for name, value in m1["result"].items():
@@ -213,16 +213,17 @@ def test_dpo_lora_run_learns_preferences_and_verifies(dpo_root: Path) -> None:
 
 
 def test_anomalies_are_named() -> None:
+    from ftgate.evidence.metrics import MetricValue
     from ftgate.train.run import _anomalies
 
     history = [{"step": 10, "loss": 2.0}, {"step": 20, "loss": float("nan"), "grad_norm": float("inf")}]
-    metrics = {"baseline": {"eval_loss": {"value": 1.0}}, "result": {"eval_loss": {"value": 1.5},
-                                                                     "eos_rate": {"value": 0.2}}}
-    found = _anomalies(history, metrics)
+    baseline = {"eval_loss": MetricValue("eval_loss", 1.0, 8)}
+    result = {"eval_loss": MetricValue("eval_loss", 1.5, 8), "eos_rate": MetricValue("eos_rate", 0.2, 8)}
+    found = _anomalies(history, baseline, result)
     assert "non-finite loss or gradient norm at step(s) 20" in found
     assert "held-out loss rose from 1.0000 to 1.5000" in found
     assert any("20% of tuned outputs stopped on EOS" in a for a in found)
-    assert _anomalies([{"step": 1, "loss": 1.0}], {"baseline": {}, "result": {}}) == []
+    assert _anomalies([{"step": 1, "loss": 1.0}], {}, {}) == []
 
 
 def test_accelerate_launch_single_cpu_process(sft_root: Path) -> None:

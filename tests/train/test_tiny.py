@@ -75,7 +75,7 @@ def test_cli_builds_a_model_from_a_dataset_file(tmp_path: Path) -> None:
 
 
 def test_weights_are_seeded(tmp_path: Path) -> None:
-    from ftgate.train.hashing import sha256_file
+    from ftgate.hashing import sha256_file
     from ftgate.train.tiny import TinySpec, build_tiny_model
 
     spec = TinySpec(vocab_size=300, hidden_size=32, intermediate_size=64, seed=5)

@@ -91,7 +91,10 @@ def test_stage5_gate_uses_the_evidence_it_is_given(stage5_ticket: Path) -> None:
 
     bad = Finding("alpha/runs/RUN-001", None, "config.yaml changed after the run")
     verified = _Evidence("verified", [bad])
-    assert _gate(stage5_ticket, verified) == base + [bad]
+    found = _gate(stage5_ticket, verified)
+    assert found[:-1] == base + [bad]
+    # A refusal from the evidence names the opt-out for hand-written reports.
+    assert "stage5_evidence: report" in str(found[-1].hint)
     assert verified.calls == 1
 
 

@@ -105,7 +105,7 @@ def test_full_walk_through_the_cli(capsys, tmp_path: Path) -> None:
 
 # stage -> (text to find in its artifact, replacement, what the refusal says)
 WRONG = {
-    Stage.INVESTIGATION: ("- Status: `Current`", "- Status: `Draft`", "status is `Draft`"),
+    Stage.INVESTIGATION: ("- Current Status: `Current`", "- Current Status: `Draft`", "status is `Draft`"),
     Stage.REQUIREMENTS: ("exact match on the held-out set >= 0.80, greedy decoding, 8 new tokens.",
                          "answers look better.", "neither measurable"),
     Stage.PLAN: ("Ready to unlock code edits: `Yes`", "Ready to unlock code edits: `No`",

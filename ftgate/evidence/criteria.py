@@ -1,8 +1,8 @@
 """How a run is judged: generation settings, task metrics, success criteria.
 
-This module is core-safe (pydantic only, no torch): the Stage 5 verifier and
-the run config both import it, and the verifier must run without the `train`
-extra.
+Owned by the evidence layer and torch-free (pydantic only): the Stage 5
+verifier re-reads these definitions from ``metrics.json`` without the `train`
+extra, and the trainer's run config imports them from here.
 
 A config block looks like::
 
@@ -56,14 +56,14 @@ class _Strict(BaseModel):
 class GenerationSettings(_Strict):
     """Settings used for both baseline and tuned outputs, so the comparison is fair."""
 
-    max_new_tokens: int = Field(32, ge=1, le=4096)
+    max_new_tokens: int = Field(default=32, ge=1, le=4096)
     do_sample: bool = False
-    temperature: float = Field(1.0, gt=0)
-    top_p: float = Field(1.0, gt=0, le=1)
-    top_k: int | None = Field(None, ge=0)
-    num_beams: int = Field(1, ge=1)
-    repetition_penalty: float = Field(1.0, gt=0)
-    batch_size: int = Field(8, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    top_k: int | None = Field(default=None, ge=0)
+    num_beams: int = Field(default=1, ge=1)
+    repetition_penalty: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=8, ge=1)
 
     def generate_kwargs(self) -> dict[str, Any]:
         """Arguments for ``model.generate``; sampling knobs only when sampling."""
@@ -138,11 +138,11 @@ class MetricSpec(_Strict):
 class EvaluationConfig(_Strict):
     metrics: list[MetricSpec] = Field(default_factory=lambda: [MetricSpec(kind="exact_match")])
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
-    min_n: int = Field(1, ge=1)
-    samples: int = Field(8, ge=0)
-    confidence: float = Field(0.95, gt=0, lt=1)
+    min_n: int = Field(default=1, ge=1)
+    samples: int = Field(default=8, ge=0)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
     # Cap on held-out examples evaluated; None means all.
-    max_examples: int | None = Field(None, ge=1)
+    max_examples: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _unique_names(self) -> EvaluationConfig:
