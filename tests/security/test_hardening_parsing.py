@@ -128,3 +128,17 @@ def test_heading_reader_agrees_with_the_old_pattern(line: str) -> None:
         assert not doc.headings
     else:
         assert [(h.level, h.text) for h in doc.headings] == [(len(old.group(1)), old.group(2).strip())]
+
+
+def test_other_workflow_patterns_do_not_rescan_blank_runs() -> None:
+    from ftgate.workflow import expectations
+    from ftgate.workflow.stages import parse_path
+
+    blank = " " * 20_000
+    start = time.perf_counter()
+    parse_path("1" + blank + "x")
+    expectations._TRAILING_APPLICABLE.sub("", "a" + blank + "x")
+    # Searching from every position of a blank run was quadratic: seconds here.
+    assert time.perf_counter() - start < 0.5
+    assert parse_path("1 -> 3 ->4") is not None
+    assert expectations._TRAILING_APPLICABLE.sub("", "owner (if applicable)") == "owner"
