@@ -153,3 +153,22 @@ def test_honest_ticket_files_and_trainer_evidence_are_accepted(tmp_path: Path, e
     proc = push(work, "main")
     assert proc.returncode == 0, proc.stderr
     assert bare.out("rev-parse", "main") == work.head()
+
+
+def test_every_file_ftgate_itself_writes_into_a_ticket_is_on_the_list() -> None:
+    """The trainer's evidence names, the templates and the example ticket:
+    if one of them gains a new file type, this fails before an honest
+    walk is refused by the server."""
+    from importlib import resources
+
+    from ftgate.evidence import record as rec
+
+    names = [f"evidence/RUN-001/{n}" for n in (rec.RUN_JSON, rec.METRICS_JSON, rec.SAMPLES_JSONL,
+                                                  rec.LOG_HISTORY_JSON, rec.LOSS_PNG)]
+    names += [rec.REPORT_FILE, rec.REQUIREMENTS_FILE]
+    for package in ("ftgate.workflow.templates", "ftgate.examples.ticket"):
+        names += [entry.name for entry in resources.files(package).iterdir()
+                  if entry.is_file() and not entry.name.startswith(("__", "."))]
+    assert len(names) > 10
+    changes = [PathChange("A", f"{FOLDER}/{name}", None, "100644", 1000) for name in names]
+    assert ticket_file_reasons(changes) == []
