@@ -36,12 +36,14 @@ ATTACKS = {
 
 
 def _read_ms(text: str) -> float:
-    start = time.perf_counter()
+    # CPU time of this process: the suite shares its cores with other
+    # work, and wall time would measure the neighbours.
+    start = time.process_time()
     try:
         read_state(text, "workflow-state.md")
     except ReadError:
         pass
-    return (time.perf_counter() - start) * 1000
+    return (time.process_time() - start) * 1000
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -56,8 +58,8 @@ def test_pathological_state_file_is_read_in_milliseconds(name: str) -> None:
 def test_time_grows_linearly_with_the_attack() -> None:
     small = "# a" + " " * 2_000 + "x\n" + "## h\n\n" * 300
     big = "# a" + " " * 40_000 + "x\n" + "## h\n\n" * 6_000
-    t_small = min(_read_ms(small) for _ in range(3))
-    t_big = min(_read_ms(big) for _ in range(3))
+    t_small = min(_read_ms(small) for _ in range(5))
+    t_big = min(_read_ms(big) for _ in range(5))
     # 20x the input: linear is ~20x; quadratic would be ~400x.
     assert t_big < max(60 * t_small, 200), (t_small, t_big)
 
@@ -87,12 +89,12 @@ def test_a_stage_of_thousands_of_digits_is_refused_not_a_traceback() -> None:
 def test_heading_lookup_is_not_quadratic() -> None:
     text = "".join(f"## Section {i}\n\ntext {i}\n" for i in range(6000)) + "## Target\n- a: b\n"
     doc = md.parse(text, "x.md")
-    start = time.perf_counter()
+    start = time.process_time()
     for heading in doc.headings[::50]:
         doc.section_lines(heading)
         doc.section_end(heading)
     assert doc.find_heading("Target") is not None
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     # 120 section walks over 18,000 lines: a list scan per line took minutes.
     assert elapsed < 2.0, elapsed
 
@@ -135,10 +137,10 @@ def test_other_workflow_patterns_do_not_rescan_blank_runs() -> None:
     from ftgate.workflow.stages import parse_path
 
     blank = " " * 20_000
-    start = time.perf_counter()
+    start = time.process_time()
     parse_path("1" + blank + "x")
     expectations._TRAILING_APPLICABLE.sub("", "a" + blank + "x")
     # Searching from every position of a blank run was quadratic: seconds here.
-    assert time.perf_counter() - start < 0.5
+    assert time.process_time() - start < 0.5
     assert parse_path("1 -> 3 ->4") is not None
     assert expectations._TRAILING_APPLICABLE.sub("", "owner (if applicable)") == "owner"
