@@ -28,6 +28,7 @@ from ftgate.constants import (
     TICKETS,
     TICKETS_SLASH,
 )
+from ftgate.policy.ticketfiles import ticket_file_reasons
 from ftgate.policy.types import (
     STATUS_WORDS,
     Change,
@@ -177,6 +178,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
         reasons.append(Reason(CONFIG_FILE, "config-invalid", change.config_error,
                               change.config_hint or "fix the file; `ftgate config schema` prints what it may hold"))
 
+    reasons += ticket_file_reasons(change.paths)
     changed_states = state_changes(change.paths)
     if changed_states:
         from ftgate.policy.steps import check_transition
