@@ -84,8 +84,11 @@ class LoraSettings(_Section):
 
 
 class DataSettings(_Section):
-    train: list[str] = Field(description="Training files: .jsonl, .json, .csv or .parquet.")
-    eval: list[str] = Field(description="Held-out files, never trained on.")
+    train: list[str] = Field(
+        description="Training data: .jsonl, .json, .csv or .parquet files, a `save_to_disk` folder or a hub "
+        "dataset id; `SOURCE:SPLIT` picks a split (default: train)."
+    )
+    eval: list[str] = Field(description="Held-out data, never trained on; same forms as `train`.")
     format: DataFormat | None = Field(
         default=None,
         description="messages | prompt_completion | preference; defaults from the objective.",
@@ -105,8 +108,14 @@ class DataSettings(_Section):
         if not value:
             raise ValueError("name at least one file")
         for name in value:
-            if data_file_kind(name) is None:
-                raise ValueError(f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet")
+            source, _ = split_source(name)
+            if not source.strip():
+                raise ValueError(f"{name!r}: name a file, a dataset folder or a hub dataset id")
+            if data_file_kind(source) is None and source.lower().endswith(_NOT_DATASETS):
+                raise ValueError(
+                    f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet, "
+                    "a `save_to_disk` folder or a hub dataset id"
+                )
         return value
 
 
@@ -241,10 +250,20 @@ class RunConfig(_Section):
         return p if p.is_absolute() else (self._base_dir / p)
 
     def train_files(self) -> list[Path]:
-        return [self.path(p) for p in self.data.train]
+        """Local data (files and dataset folders); hub datasets are hashed by content in the manifest."""
+        return [self.path(src) for src, _ in map(split_source, self.data.train) if self.source_kind(src) != "hub"]
 
     def eval_files(self) -> list[Path]:
-        return [self.path(p) for p in self.data.eval]
+        return [self.path(src) for src, _ in map(split_source, self.data.eval) if self.source_kind(src) != "hub"]
+
+    def source_kind(self, source: str) -> Literal["file", "folder", "hub"]:
+        """How a data source (without its split) is read: a file, a `save_to_disk` folder, or a hub id."""
+        if data_file_kind(source) is not None:
+            return "file"
+        looks_like_path = source.startswith((".", "/", "~")) or "\\" in source
+        if looks_like_path or self.path(source).exists():
+            return "folder"
+        return "hub"
 
     def prepared_dir(self) -> Path:
         return self.path(self.data.prepared_dir)
@@ -283,6 +302,23 @@ class RunConfig(_Section):
         subset = {k: dumped[k] for k in keep}
         subset["model"] = {"base": dumped["model"]["base"]}
         return sha256_json(subset)
+
+
+# Suffixes that are files, just not ones we read; without this "data.txt"
+# would be taken for a hub dataset id and fail later with a worse message.
+_NOT_DATASETS = (".txt", ".tsv", ".xls", ".xlsx", ".yaml", ".yml", ".gz", ".zip", ".tar", ".md", ".arrow")
+_SPLIT_SUFFIX = re.compile(r"^(?P<source>.+):(?P<split>[A-Za-z0-9_.-]+)$")
+
+
+def split_source(name: str) -> tuple[str, str | None]:
+    """``"org/data:test"`` -> ``("org/data", "test")``; no split -> ``(name, None)``.
+
+    A Windows drive (``C:\\x``) never matches: the split part allows no slashes.
+    """
+    match = _SPLIT_SUFFIX.match(name)
+    if match is None or data_file_kind(match["split"]) is not None:
+        return name, None
+    return match["source"], match["split"]
 
 
 def data_file_kind(name: str) -> str | None:
