@@ -37,7 +37,7 @@ from ftgate.yamlmodel import YamlSyntaxError, parse_yaml, validate
 
 RUN_ID = re.compile(r"^RUN-\d{3,}$")
 
-Objective = Literal["sft", "dpo"]
+Objective = Literal["sft", "dpo", "grpo"]
 Strategy = Literal["full", "lora", "qlora"]
 DataFormat = Literal["messages", "prompt_completion", "preference"]
 
@@ -45,9 +45,13 @@ DataFormat = Literal["messages", "prompt_completion", "preference"]
 OBJECTIVE_FORMATS: dict[str, tuple[str, ...]] = {
     "sft": ("messages", "prompt_completion"),
     "dpo": ("preference",),
+    # GRPO learns from rewards; the completion is the reference answer that
+    # exact-match rewards and the held-out metrics compare against.
+    "grpo": ("prompt_completion",),
 }
 # Names the workflow's Stage 3/5 tables use for these tokens.
-OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization"}
+OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization",
+                  "grpo": "Reinforcement-Style Training"}
 STRATEGY_TYPE = {"full": "Full-Parameter", "lora": "Adapter-Based", "qlora": "Quantized Adapter-Based"}
 
 TEMPLATE_FROM_TOKENIZER = "tokenizer"
@@ -152,6 +156,64 @@ class DpoSettings(_Section):
         return [value] if isinstance(value, str) else value
 
 
+_DOTTED = re.compile(r"^[A-Za-z_][\w.]*[.:][A-Za-z_]\w*$")
+
+
+class RewardSpec(_Section):
+    """One reward function for GRPO; the rewards of a completion are summed with their weights."""
+
+    type: Literal["exact_match", "regex", "length", "function"]
+    name: str | None = Field(default=None, description="Label in logs and evidence; defaults from the type.")
+    weight: float = 1.0
+    pattern: str | None = Field(default=None, description="regex: the completion must match it (re.fullmatch).")
+    target: int | None = Field(
+        default=None, ge=1, description="length: the wanted length in characters; credit falls off linearly."
+    )
+    function: str | None = Field(
+        default=None,
+        description="function: `package.module:name` (or dotted) in the repository; called as "
+        "f(prompts, completions, references) -> list[float].",
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> RewardSpec:
+        needed = {"regex": "pattern", "length": "target", "function": "function"}.get(self.type)
+        for key in ("pattern", "target", "function"):
+            if getattr(self, key) is not None and key != needed:
+                raise ValueError(f"`{key}` does not apply to a `{self.type}` reward")
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"a `{self.type}` reward needs `{needed}`")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"`pattern` is not a valid regular expression: {exc}") from None
+        if self.function is not None and not _DOTTED.match(self.function):
+            raise ValueError(f"`function` {self.function!r} must look like package.module:name")
+        return self
+
+    def label(self) -> str:
+        return self.name or (self.function.replace(":", ".") if self.function else self.type)
+
+
+class GrpoSettings(_Section):
+    """Group Relative Policy Optimization (TRL ``GRPOTrainer``)."""
+
+    rewards: list[RewardSpec] = Field(min_length=1)
+    num_generations: int = Field(default=4, ge=2, description="Completions sampled per prompt (the group).")
+    max_completion_length: int = Field(default=16, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    beta: float = Field(default=0.0, ge=0, description="KL penalty against the base model; 0 skips the reference.")
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> GrpoSettings:
+        labels = [r.label() for r in self.rewards]
+        repeated = sorted({x for x in labels if labels.count(x) > 1})
+        if repeated:
+            raise ValueError(f"reward name(s) {', '.join(repeated)} repeat; give each a distinct `name`")
+        return self
+
+
 class LeakageThresholds(_Section):
     max_exact: int = Field(default=0, ge=0, description="Held-out prompts allowed to repeat a training prompt exactly.")
     max_normalized: int = Field(default=0, ge=0, description="Allowed repeats after folding case and whitespace.")
@@ -195,6 +257,7 @@ class RunConfig(_Section):
     packing: bool = False
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     dpo: DpoSettings | None = None
+    grpo: GrpoSettings | None = None
     seed: int = Field(default=42, ge=0)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
@@ -227,6 +290,18 @@ class RunConfig(_Section):
             self.dpo = DpoSettings()
         if self.objective != "dpo" and self.dpo is not None:
             raise ValueError("`dpo` settings only apply to objective `dpo`")
+        if self.objective == "grpo" and self.grpo is None:
+            raise ValueError("objective `grpo` needs a `grpo:` section with at least one reward")
+        if self.objective != "grpo" and self.grpo is not None:
+            raise ValueError("`grpo` settings only apply to objective `grpo`")
+        if self.grpo is not None:
+            per_step = self.training.per_device_train_batch_size * self.training.gradient_accumulation_steps
+            if per_step % self.grpo.num_generations:
+                raise ValueError(
+                    f"training.per_device_train_batch_size x gradient_accumulation_steps ({per_step}) must be a "
+                    f"multiple of grpo.num_generations ({self.grpo.num_generations}): each prompt's group of "
+                    "completions is compared within one batch"
+                )
         if self.packing and self.objective != "sft":
             raise ValueError("packing only applies to objective `sft`")
         problems = check_criteria_metrics(self.success_criteria, self.evaluation)
@@ -468,10 +543,29 @@ def trainer_kwargs(config: RunConfig, *, cuda: bool | None = None) -> dict[str, 
         # Labels are built by `ftgate data prepare`; TRL must use them as they are.
         kwargs["assistant_only_loss"] = False
         kwargs["completion_only_loss"] = None
-    else:
+    elif config.objective == "dpo":
         assert config.dpo is not None
         kwargs["beta"] = config.dpo.beta
         kwargs["loss_type"] = list(config.dpo.loss_type)
+    else:
+        assert config.grpo is not None
+        g = config.grpo
+        # GRPOConfig is TrainingArguments plus its own fields: no max_length
+        # or truncation (the prompts were checked by `ftgate data prepare`).
+        for key in ("max_length", "truncation_mode"):
+            kwargs.pop(key)
+        kwargs.update(
+            num_generations=g.num_generations,
+            max_completion_length=g.max_completion_length,
+            temperature=g.temperature,
+            beta=g.beta,
+            reward_weights=[r.weight for r in g.rewards],
+            # Held-out rewards are measured by ftgate on greedy outputs, before
+            # and after; TRL's sampled eval pass would only cost time.
+            eval_strategy="no",
+            eval_steps=None,
+            log_completions=False,
+        )
     return kwargs
 
 
@@ -483,6 +577,10 @@ def trainer_args(config: RunConfig, *, cuda: bool | None = None) -> Any:
         from trl import SFTConfig  # type: ignore[attr-defined]
 
         return SFTConfig(**kwargs)
+    if config.objective == "grpo":
+        from trl import GRPOConfig  # type: ignore[attr-defined]
+
+        return GRPOConfig(**kwargs)
     from trl import DPOConfig  # type: ignore[attr-defined]
 
     return DPOConfig(**kwargs)
