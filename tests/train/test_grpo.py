@@ -19,8 +19,8 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "train"
 
 
 def _example_config(model: Path) -> dict[str, Any]:
-    """examples/train/grpo_lora.yaml as shipped, pointed at the test project's folders."""
-    config = yaml.safe_load((EXAMPLES / "grpo_lora.yaml").read_text(encoding="utf-8"))
+    """examples/train/grpo_full.yaml as shipped, pointed at the test project's folders."""
+    config = yaml.safe_load((EXAMPLES / "grpo_full.yaml").read_text(encoding="utf-8"))
     config["model"] = {"base": str(model), "output_dir": "../outputs"}
     config["data"].update(train="data/grpo_train.jsonl", eval="data/grpo_eval.jsonl", prepared_dir="../prepared/grpo")
     return config
@@ -40,6 +40,10 @@ def _project(base: Path, config: dict[str, Any]) -> Path:
     (root / "src" / "rewards.py").write_text(
         "def short(prompts, completions, references):\n"
         "    return [1.0 if len(c.strip()) <= 6 else 0.0 for c in completions]\n", encoding="utf-8")
+    (tp.ticket_path(root) / "requirements.md").write_text(
+        "# Requirements: color-map\n\n- Status: `Plan-ready`\n\n## Requirements\n\n"
+        "- R-001: the model answers in one short word.\n\n## Success Criteria\n\n"
+        "- SC-001 (R-001): the held-out reward rises over the base model by at least 0.10\n", encoding="utf-8")
     tp.git(root, "add", "-A")
     tp.git(root, "commit", "-q", "-m", "grpo data")
     return config_path
