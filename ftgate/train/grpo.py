@@ -47,7 +47,7 @@ def build_trainer(config: RunConfig, model: Any, tokenizer: Any, out_dir: Path, 
 
     from ftgate.train.config import peft_config
 
-    funcs = [rw.for_trl(label, func) for label, func in rw.resolve_all(config, root)]
+    funcs: list[Any] = [rw.for_trl(label, func) for label, func in rw.resolve_all(config, root)]
     return GRPOTrainer(
         model=model,
         reward_funcs=funcs,
