@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "block": "ftgate.cli.ticket_commands:block",
     "done": "ftgate.cli.ticket_commands:done",
     "reopen": "ftgate.cli.ticket_commands:reopen",
+    "approve": "ftgate.cli.approve_command:approve",
     "validate": "ftgate.cli.ticket_commands:validate",
     "board": "ftgate.cli.board_commands:board",
     "demo": "ftgate.cli.demo_command:demo",

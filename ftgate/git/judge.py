@@ -379,6 +379,10 @@ class Judge:
         results = self._ticket_inputs(plan, pending, unit_names, states)
         self._load_transition_files(results)
         self._check_evidence(results)
+        if any(isinstance(policy, Policy) and policy.approvals for _, _, policy in results):
+            from ftgate.git.approvals import attach
+
+            attach(results, cwd=self.cwd, keep=self.keep)
         return [self._verdict(one) for one in results]
 
     def _round_anchors(self, plan: _Plan) -> tuple[dict[str, None], dict[str, tuple[str, str] | None]]:
