@@ -25,7 +25,9 @@ from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
 from ftgate.evidence.metrics import decide
+from ftgate.evidence.paths import EvidencePathError, confine, confine_file
 from ftgate.evidence.schema import DecisionRecord, MetricsRecord, RecordShapeError, RunRecord, load_record
+from ftgate.limits import EVIDENCE_TREE_MAX_BYTES
 from ftgate.workflow.findings import Finding
 
 _SC_TOKEN = re.compile(r"\bSC-\d{3,}\b")
@@ -81,9 +83,10 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _resolve(root: Path, stored: str) -> Path:
-    p = Path(stored)
-    return p if p.is_absolute() else root / p
+def _resolve(root: Path, stored: object, *, label: str, key: str, folder: bool = False) -> Path:
+    """A path written in an evidence file, confined to the checkout
+    (:func:`ftgate.evidence.paths.confine`); raises EvidencePathError."""
+    return confine(root, stored, label=label, key=key, folder=folder, max_bytes=EVIDENCE_TREE_MAX_BYTES)
 
 
 class _Problems:
@@ -101,7 +104,10 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
     where = _rel(root, run_path / rec.RUN_JSON)
     problem = _Problems(check, where)
     try:
-        run = load_record(RunRecord, run_path / rec.RUN_JSON, where)
+        run = load_record(RunRecord, confine_file(root, run_path / rec.RUN_JSON, label=where), where)
+    except EvidencePathError as exc:
+        problem(exc.message, exc.hint)
+        return check
     except FileNotFoundError:
         problem("has no run.json, so nothing about it can be checked", "remove the folder or re-run")
         return check
@@ -119,11 +125,17 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
         # Not finished: nothing else about it can close a criterion.
         return check
 
-    _check_artifacts(run, run_path, root, problem)
-    _check_inputs(check, run, root, problem)
-    _check_sources(check, run, current_sources, problem)
-    _check_outputs(check, run, root)
-    _check_metrics(check, run_path, root, problem)
+    try:
+        _check_artifacts(run, run_path, root, problem)
+        _check_inputs(check, run, root, problem)
+        _check_sources(check, run, current_sources, problem)
+        _check_outputs(check, run, root)
+        _check_metrics(check, run_path, root, problem)
+    except EvidencePathError as exc:
+        # A path that leaves the tree ends the run's check: what it would
+        # have hashed is never opened.
+        problem(exc.message, exc.hint)
+        return check
     from ftgate.evidence import attach
 
     if attach.is_attached(run):
@@ -137,7 +149,7 @@ def _check_artifacts(run: RunRecord, run_path: Path, root: Path, problem: _Probl
     if rec.METRICS_JSON not in artifacts:
         problem("run.json records no metrics.json hash; the run did not finish writing its evidence")
     for name, expected in artifacts.items():
-        path = run_path / name
+        path = confine(run_path, name, label=_rel(root, run_path / rec.RUN_JSON), key=f"artifacts.{name}")
         if not path.is_file():
             problem(f"{name} is missing from the evidence folder", _RERUN_HINT, _rel(root, path))
         elif hashing.sha256_file(path) != expected:
@@ -153,7 +165,17 @@ def _check_inputs(check: RunCheck, run: RunRecord, root: Path, problem: _Problem
         role, stored, expected = item.role, item.path, item.sha256
         if not stored or not expected:
             continue
-        path = _resolve(root, stored)
+        try:
+            path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key=f"inputs.{role}.path",
+                            folder=True)
+        except EvidencePathError as exc:
+            if item.tracked:
+                raise
+            # An untracked input may live outside the repository (a local
+            # base model); it is never opened, and says so, like an absent one.
+            check.notes.append(f"{check.run_id}: {role} {stored} was not opened ({exc.problem}); "
+                               "its hash was not checked")
+            continue
         if not path.exists():
             if item.tracked:
                 problem(f"{role} {stored} no longer exists", _RERUN_HINT)
@@ -195,7 +217,12 @@ def _check_outputs(check: RunCheck, run: RunRecord, root: Path) -> None:
     stored, expected = run.output.path, run.output.sha256
     if not stored or not expected:
         return
-    path = _resolve(root, stored)
+    try:
+        path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key="output.path", folder=True)
+    except EvidencePathError as exc:
+        check.notes.append(f"{check.run_id}: weights at {stored} were not opened ({exc.problem}); "
+                           "their hash was not checked")
+        return
     if not path.exists():
         check.notes.append(f"{check.run_id}: weights at {stored} are not present here; their hash was not checked")
         return
@@ -211,8 +238,8 @@ def _check_outputs(check: RunCheck, run: RunRecord, root: Path) -> None:
 
 
 def _check_metrics(check: RunCheck, run_path: Path, root: Path, problem: _Problems) -> None:
-    path = run_path / rec.METRICS_JSON
-    where = _rel(root, path)
+    where = _rel(root, run_path / rec.METRICS_JSON)
+    path = confine_file(root, run_path / rec.METRICS_JSON, label=where)
     try:
         metrics = load_record(MetricsRecord, path, where)
     except FileNotFoundError:
@@ -326,7 +353,13 @@ def _status_findings(checks: list[RunCheck], root: Path, notes: list[str]) -> li
     return findings
 
 
+
 def _declared_criteria(requirements: Path, root: Path, findings: list[Finding]) -> list[str]:
+    try:
+        confine_file(root, requirements, label=_rel(root, requirements))
+    except EvidencePathError as exc:
+        findings.append(Finding(_rel(root, requirements), None, exc.message, exc.hint))
+        return []
     if not requirements.is_file():
         findings.append(Finding(_rel(root, requirements), None, "requirements.md is missing; no criteria to close"))
         return []
@@ -446,6 +479,11 @@ def _read_report(path: Path, root: Path, findings: list[Finding]) -> _Report | N
     from ftgate.workflow.markdown import parse
 
     rel = _rel(root, path)
+    try:
+        confine_file(root, path, label=rel)
+    except EvidencePathError as exc:
+        findings.append(Finding(rel, None, exc.message, exc.hint))
+        return None
     if not path.is_file():
         findings.append(
             Finding(rel, None, "training-validation-report.md is missing", "`ftgate train` creates and updates it")

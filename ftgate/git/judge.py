@@ -30,6 +30,7 @@ from ftgate.policy.decide import (
     IN_PROGRESS,
     STATE_FILE,
     TICKETS,
+    TICKETS_SLASH,
     Change,
     Needs,
     PathChange,
@@ -389,6 +390,7 @@ class Judge:
             for rev in (unit.after, unit.before):
                 if rev and len(rev) == 64:
                     self._oid_len = 64
+        self._size_ticket_files(units)
         plan = _Plan(units)
         named, resolved = self._round_anchors(plan)
         pending = self._policies_and_needs(plan, resolved)
@@ -412,6 +414,18 @@ class Judge:
 
             attach(signed, cwd=self.cwd, keep=self.keep)
         return [self._verdict(one) for one in results]
+
+    def _size_ticket_files(self, units: list[Unit]) -> None:
+        """Sizes of the blobs changes write under ``tickets/``, for the
+        ticket-folder rule's caps: one git call for the whole batch, none
+        when no unit touches a ticket folder."""
+        oids = [e.new_oid for u in units for e in u.entries
+                if e.path.startswith(TICKETS_SLASH) and not pl.is_zero(e.new_oid)]
+        if not oids:
+            return
+        sizes = pl.object_sizes(oids, cwd=self.cwd, keep=self.keep)
+        for unit in units:
+            unit._changes = [e.change(sizes.get(e.new_oid)) for e in unit.entries]
 
     def _round_anchors(self, plan: _Plan) -> tuple[dict[str, None], dict[str, tuple[str, str] | None]]:
         """Round 1: each anchor's config, its tickets folder, and the state

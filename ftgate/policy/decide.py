@@ -28,6 +28,7 @@ from ftgate.constants import (
     TICKETS,
     TICKETS_SLASH,
 )
+from ftgate.policy.ticketfiles import ticket_file_reasons
 from ftgate.policy.types import (
     STATUS_WORDS,
     Change,
@@ -226,6 +227,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
         reasons.append(Reason(CONFIG_FILE, "config-invalid", change.config_error,
                               change.config_hint or "fix the file; `ftgate config schema` prints what it may hold"))
 
+    reasons += ticket_file_reasons(change.paths)
     for path_change in change.paths:
         if path_change.status == "D" or not path_change.path.startswith(TICKETS_SLASH):
             continue

@@ -70,6 +70,11 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
 
     for spec in config.evaluation.metrics:
         Scorer(spec)
+    if config.objective == "grpo":
+        # A reward function that does not import would fail after the baseline; fail before the run id.
+        from ftgate.train.rewards import resolve_all
+
+        resolve_all(config, root)
 
     from accelerate import PartialState
 
@@ -301,7 +306,7 @@ def _set_up(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path, state: A
     if not examples:
         raise FtgateError("the prepared held-out set is empty; nothing to evaluate on",
                           hint="add rows to data.eval and run `ftgate data prepare` again")
-    trainer = _build_trainer(config, tok.tokenizer, prepared, out_dir)
+    trainer = _build_trainer(config, tok.tokenizer, prepared, out_dir, recorder.root)
     recorder.update(parameters=ev.parameter_counts(trainer.model))
     synced = state.num_processes > 1 and str(state.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED")
     return _Run(config, recorder, out_dir, state, tok, prepared, examples, trainer, synced)
@@ -323,7 +328,7 @@ def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
         )
     if run_state is None:
         t0 = time.perf_counter()
-        base_loss = run.trainer.evaluate(metric_key_prefix="eval")
+        base_loss = _eval_loss(run)
         base_gen = run.generate()
         run_state = RunState(
             baseline_eval=base_loss,
@@ -352,7 +357,7 @@ def _evaluate_tuned(run: _Run, run_state: RunState) -> tuple[dict[str, Any], dic
     if not changed["changed"]:
         raise FtgateError("training finished but no trainable weight changed; the run proves nothing",
                           hint="check learning_rate, max_steps and that the data has trained tokens")
-    result_loss = run.trainer.evaluate(metric_key_prefix="eval")
+    result_loss = _eval_loss(run)
     tuned_gen = run.generate()
     run.timings["evaluation_s"] = time.perf_counter() - t0
     return changed, result_loss, tuned_gen
@@ -372,8 +377,21 @@ def _score(run: _Run, run_state: RunState, result_loss: dict[str, float],
     result = evl.score(ecfg, run.examples, tuned_gen)
     result.update(evl.loss_metrics(result_loss, n=n_eval, objective=run.config.objective,
                                    confidence=ecfg.confidence))
+    if run.config.objective == "grpo":
+        from ftgate.train import grpo
+
+        baseline.update(grpo.reward_metrics(grpo.scores(run.config, run.recorder.root, run.examples, base_gen)))
+        result.update(grpo.reward_metrics(grpo.scores(run.config, run.recorder.root, run.examples, tuned_gen)))
     decisions = decide_all(run.config.success_criteria, baseline, result, min_n=ecfg.min_n)
     return baseline, result, decisions
+
+
+def _eval_loss(run: _Run) -> dict[str, float]:
+    # GRPO has no held-out loss to speak of; its held-out measure is the reward.
+    if run.config.objective == "grpo":
+        return {}
+    result: dict[str, float] = run.trainer.evaluate(metric_key_prefix="eval")
+    return result
 
 
 def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float], tuned_gen: list[Any],
@@ -412,12 +430,15 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
         baseline={k: v.value for k, v in baseline.items()},
         result={k: v.value for k, v in result.items()},
     ) if main else b""
-    artifacts = recorder.write_artifacts({
+    files: dict[str, str | bytes] = {
         rec.METRICS_JSON: rec.dump_json(metrics),
         rec.SAMPLES_JSONL: ev.jsonl(samples),
         rec.LOG_HISTORY_JSON: rec.dump_json(history),
         rec.LOSS_PNG: png,
-    })
+    }
+    if config.objective == "grpo":
+        files.update(_grpo_files(run, base_gen, tuned_gen, history, metrics) if main else {})
+    artifacts = recorder.write_artifacts(files)
     output = recorder.record().output.model_dump(mode="json", exclude_none=True)
     output.update(
         sha256=hashing.sha256_tree(final) if main else None,
@@ -428,6 +449,24 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
     recorder.complete(artifacts, output=output, weights_changed=changed, timings=run.timings,
                       anomalies=metrics["anomalies"], steps=int(run.trainer.state.global_step))
     return metrics, all(d.decision == "Passed" for d in decisions)
+
+
+def _grpo_files(run: _Run, base_gen: list[Any], tuned_gen: list[Any], history: list[dict[str, Any]],
+                metrics: dict[str, Any]) -> dict[str, str | bytes]:
+    from ftgate.train import grpo
+
+    root = run.recorder.root
+    base_scores = grpo.scores(run.config, root, run.examples, base_gen)
+    tuned_scores = grpo.scores(run.config, root, run.examples, tuned_gen)
+    curve = grpo.reward_curve(history)
+    return {
+        grpo.GENERATIONS_JSONL: ev.jsonl(grpo.generation_rows(run.examples, base_gen, tuned_gen,
+                                                               base_scores, tuned_scores)),
+        grpo.REWARD_CURVE_JSON: rec.dump_json(curve),
+        "reward.png": grpo.reward_plot_png(curve, title=f"{run.recorder.run_id} (grpo) reward",
+                                           baseline=metrics["baseline"]["reward_mean"]["value"],
+                                           result=metrics["result"]["reward_mean"]["value"]),
+    }
 
 
 def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],
@@ -448,7 +487,7 @@ def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],
     return out
 
 
-def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Path) -> Any:
+def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Path, root: Path) -> Any:
     from transformers import AutoModelForCausalLM
 
     from ftgate.train.config import quantization_config
@@ -471,6 +510,10 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
         from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
         return SFTTrainer(args=SFTConfig(**kwargs), **common)
+    if config.objective == "grpo":
+        from ftgate.train import grpo
+
+        return grpo.build_trainer(config, model, tokenizer, out_dir, kwargs, root)
     from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
 
     # ref_model=None: with PEFT the reference is the base model with the
