@@ -102,8 +102,9 @@ def loss_from_history(history: Sequence[Mapping[str, Any]]) -> dict[str, dict[st
     out: dict[str, dict[str, float]] = {}
     for key, entry in pick.items():
         values: dict[str, float] = {"eval_loss": float(entry["eval_loss"])}
-        for logged, metric in (("eval_rewards/accuracies", "preference_accuracy"),
-                               ("eval_rewards/margins", "reward_margin")):
+        # Preference accuracy is not taken from TRL's log: ftgate counts a
+        # tie as half a win, TRL as a loss, so the two need not agree.
+        for logged, metric in (("eval_rewards/margins", "reward_margin"),):
             if logged in entry:
                 values[metric] = float(entry[logged])
         out[key] = values

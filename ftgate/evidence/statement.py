@@ -84,7 +84,7 @@ def check_statement(run_path: Path, run: Mapping[str, Any]) -> list[str]:
     listed = {s.get("name"): (s.get("digest") or {}).get("sha256") for s in statement.get("subject", [])
               if isinstance(s, dict)}
     actual = {s["name"]: s["digest"]["sha256"] for s in subject(run_path)}
-    for name in sorted(listed.keys() | actual.keys()):
+    for name in sorted(str(n) for n in listed.keys() | actual.keys()):
         if name not in actual:
             problems.append(f"{name} is in {STATEMENT_JSON} but missing from the folder")
         elif name not in listed:

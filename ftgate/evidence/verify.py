@@ -218,18 +218,18 @@ def _check_recomputed(check: RunCheck, run: RunRecord, run_path: Path, root: Pat
         problem(f"{rec.LOG_HISTORY_JSON} logs no evaluation, so the loss metrics cannot be checked",
                 _RERUN_HINT, log_rel)
     found += rc.compare_losses(recorded, logged, file=met_rel)
+    # Decide again from the raw sources' numbers, not from metrics.json's.
     for key in ("baseline", "result"):
-        for name, value in recomputed[key].items():
-            recorded[key][name] = value
-        for name, value in logged.get(key, {}).items():
+        recorded[key].update(recomputed[key])
+        for name, loss in logged.get(key, {}).items():
             if name in recorded[key]:
                 old = recorded[key][name]
-                recorded[key][name] = type(old)(old.name, value, old.n, old.ci_low, old.ci_high, old.proportion)
-    for name, value in metrics.delta.items():
+                recorded[key][name] = type(old)(old.name, loss, old.n, old.ci_low, old.ci_high, old.proportion)
+    for name, claimed in metrics.delta.items():
         res, base = recorded["result"].get(name), recorded["baseline"].get(name)
         if res is not None and base is not None and res.value is not None and base.value is not None \
-                and value is not None and abs((res.value - base.value) - value) > 1e-9 * max(1.0, abs(value)):
-            found.append(rc.Disagreement(met_rel, f"delta.{name}", value, res.value - base.value))
+                and claimed is not None and abs((res.value - base.value) - claimed) > 1e-9 * max(1.0, abs(claimed)):
+            found.append(rc.Disagreement(met_rel, f"delta.{name}", claimed, res.value - base.value))
     found += rc.redecide(metrics.criteria_config, recorded["baseline"], recorded["result"],
                          {d.id: d.decision for d in metrics.criteria}, min_n=metrics.min_n, file=met_rel)
     for item in found:
@@ -423,7 +423,8 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None,
 
 def _signers(root: Path, findings: list[Finding]) -> bytes | None:
     from ftgate.evidence.statement import load_signers
-    from ftgate.policy.config import CONFIG_FILE, load_config
+    from ftgate.constants import CONFIG_FILE
+    from ftgate.policy.config import load_config
 
     try:
         return load_signers(root, load_config(root).evidence_signers)
@@ -460,8 +461,9 @@ def _check_against_requirements(check: RunCheck, stated: dict[str, Any], root: P
     from ftgate.workflow.stated_criteria import config_disagreements
 
     assert check.metrics is not None
-    configured = [(c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
-                  for c in check.metrics.criteria_config]
+    configured: list[tuple[str, str, str | None, float | None, float | None]] = [
+        (c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
+        for c in check.metrics.criteria_config]
     for message in config_disagreements(stated, configured):
         check.problems.append(Finding(_rel(root, check.path / rec.METRICS_JSON), None, f"{check.run_id}: {message}",
                                       "a criterion is changed in requirements.md at Stage 2 (a Requirement Gap "

@@ -151,8 +151,9 @@ def _refuse_criteria_unlike_requirements(config: RunConfig, ticket_path: Path, r
     if not requirements.is_file():
         return
     stated = stated_criteria(requirements.read_text(encoding="utf-8"), ev.relpath(root, requirements))
-    configured = [(c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
-                  for c in config.success_criteria]
+    configured: list[tuple[str, str, str | None, float | None, float | None]] = [
+        (c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
+        for c in config.success_criteria]
     problems = config_disagreements(stated, configured)
     if problems:
         raise FtgateError(

@@ -192,11 +192,16 @@ def test_honest_run_is_bound_signed_and_verifies(project: Path) -> None:
     assert evidence_findings(head, f"tickets/in-progress/{tp.TICKET}", cwd=str(project)) == []
 
 
-def test_without_signers_verify_says_it_proves_consistency_only(project: Path) -> None:
-    (project / "ftgate.yaml").write_text("version: 1\n")
-    result = verify_ticket(tp.ticket_path(project))
-    assert result.ok and not result.signed
+def test_without_signers_verify_says_it_proves_consistency_only(tmp_path_factory: pytest.TempPathFactory,
+                                                               tmp_path: Path) -> None:
+    # ftgate.yaml and the signers file are source: dropping the signers from
+    # the signed project would make its evidence stale, so use an unsigned one.
+    original = tp.trained_project(tp.session_base(tmp_path_factory), "sft", tp.sft_config, "sft.yaml")
+    unsigned = tp.copy_project(original, tmp_path / "unsigned")
+    result = verify_ticket(tp.ticket_path(unsigned))
+    assert result.ok and not result.signed, [f.render() for f in result.findings]
     assert render(result).count(CONSISTENCY_ONLY) == 1
+    assert not (_run_path(unsigned) / "statement.json.sig").exists()
 
 
 # ------------------------------------------------------------------ forgeries
@@ -312,10 +317,10 @@ def test_swapped_base_weights_are_refused_where_present(project: Path) -> None:
     result = verify_ticket(tp.ticket_path(project))
     assert any("base model's weights at models/tiny differ" in f.message for f in result.findings)
     assert run_cli(["evidence", "verify", str(tp.ticket_path(project))]) == 1
-    # The weights are not in git: ci and the server see them as not checked,
-    # a note rather than a pass or a silent skip.
-    messages = [n for n in verify_ticket(tp.ticket_path(project)).notes]
-    assert not any("not checked" in n and "base weights" in n for n in messages)
+    # The weights are not in git: where they are absent, a note says they were not checked.
+    shutil.rmtree(project / "models")
+    result = verify_ticket(tp.ticket_path(project))
+    assert any("base weights at models/tiny not checked (not present here)" in n for n in result.notes)
 
 
 def test_consistent_forgery_of_every_file_is_caught_only_by_the_signature(project: Path, keys: dict[str, Path]
@@ -329,9 +334,10 @@ def test_consistent_forgery_of_every_file_is_caught_only_by_the_signature(projec
     (run_path / "generations.jsonl").write_text("\n".join(forged) + "\n")
     _rehash(run_path, "generations.jsonl")
     _restate(run_path, keys["intruder"])
-    (project / "ftgate.yaml").write_text("version: 1\n")
-    assert verify_ticket(tp.ticket_path(project)).ok  # consistency alone cannot tell
-    (project / "ftgate.yaml").write_text(f"evidence_signers: {SIGNERS}\n")
+    # Consistency alone cannot tell: the signature is the only thing wrong.
+    findings = verify_ticket(tp.ticket_path(project)).findings
+    assert findings and all("signature refused" in f.message or "does not verify" in f.message
+                            for f in findings), [f.render() for f in findings]
     refused(project, "evidence signature refused")
 
 
