@@ -153,9 +153,14 @@ def _check_binding(run: RunRecord, run_path: Path, root: Path, problem: _Problem
     if stored is None:
         problem("run.json does not record its run folder (written before evidence was bound to its place)",
                 _RERUN_HINT)
-    elif stored != here:
+    elif _place(stored) != _place(here):
         problem(f"run.json was written for {stored}, but it sits in {here}",
                 "evidence cannot be moved or copied between run folders; re-run")
+
+
+def _place(run_path: str) -> str:
+    # Archiving moves a ticket from in-progress/ to done/; it stays the same place.
+    return re.sub(r"(^|/)tickets/(?:in-progress|done)/", r"\1tickets/", run_path)
 
 
 def _check_base_weights(check: RunCheck, run: RunRecord, root: Path, problem: _Problems) -> None:
