@@ -427,8 +427,8 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None,
 
 
 def _signers(root: Path, findings: list[Finding]) -> bytes | None:
-    from ftgate.evidence.statement import load_signers
     from ftgate.constants import CONFIG_FILE
+    from ftgate.evidence.statement import load_signers
     from ftgate.policy.config import load_config
 
     try:
