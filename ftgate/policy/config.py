@@ -134,6 +134,18 @@ class Config(BaseModel):
                     "`report`: the hand-written training-validation-report.md alone, for teams whose "
                     "training runs elsewhere.",
     )
+    evidence_signers: str | None = Field(
+        default=None,
+        description="An allowed_signers file (git's format, repository-relative) of keys trusted to sign "
+                    "training evidence. When set, `ftgate evidence verify`, the Stage 5 gate, the server hook "
+                    "and `ftgate ci` refuse evidence that is unsigned or signed by a key not listed.",
+    )
+    evidence_signing_key: str | None = Field(
+        default=None,
+        description="The SSH key `ftgate train` signs evidence with (a private key file, or its .pub with the "
+                    "key in ssh-agent); `~` is expanded. FTGATE_EVIDENCE_SIGNING_KEY overrides it, which is "
+                    "how a CI runner supplies its own key.",
+    )
 
     approvals: ApprovalRules | None = Field(
         default=None,

@@ -18,7 +18,9 @@ from ftgate.train import rewards as rw
 from ftgate.train.config import RunConfig
 
 REWARD_CURVE_JSON = "reward_curve.json"
-GENERATIONS_JSONL = "generations.jsonl"
+# Beside the generic generations.jsonl (both models' outputs, which verify
+# rescores): the same prompts with every reward function's score.
+GENERATIONS_JSONL = "rewards.jsonl"
 
 
 def _text(value: Any) -> str:

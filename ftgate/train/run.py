@@ -64,6 +64,11 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     check_logging_supported(config)
     root = rec.find_repo_root(config_path)
     ticket_path = rec.ticket_dir(root, config.ticket)
+    _refuse_criteria_unlike_requirements(config, ticket_path, root)
+    key = signing_key(root)
+    if key is not None and not key.is_file():
+        raise FtgateError(f"the evidence signing key {key} does not exist",
+                          hint=f"set {SIGNING_KEY_ENV} or ftgate.yaml `evidence_signing_key` to a key file")
     _refuse_stale_data(config, config_path)
     # A metric that cannot load would fail only after training; fail now.
     from ftgate.train.metrics import Scorer
@@ -101,7 +106,7 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     recorder.writer = main
 
     out_dir = config.output_dir() / config.ticket / recorder.run_id
-    recorder.start(_provenance(config, config_path, root, out_dir, state), resumed=resume)
+    recorder.start(_provenance(config, config_path, root, out_dir, state, recorder.path), resumed=resume)
     if main:
         _write_report(recorder, config, ticket_path)
     previous = signal.getsignal(signal.SIGTERM)
@@ -150,12 +155,53 @@ def _refuse_stale_data(config: RunConfig, config_path: Path) -> None:
         )
 
 
+def _refuse_criteria_unlike_requirements(config: RunConfig, ticket_path: Path, root: Path) -> None:
+    """A criterion that requirements.md states in measurable terms is held to them, before any run id is claimed."""
+    from ftgate.workflow.stated_criteria import config_disagreements, stated_criteria
+
+    requirements = ticket_path / rec.REQUIREMENTS_FILE
+    if not requirements.is_file():
+        return
+    stated = stated_criteria(requirements.read_text(encoding="utf-8"), ev.relpath(root, requirements))
+    configured: list[tuple[str, str, str | None, float | None, float | None]] = [
+        (c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
+        for c in config.success_criteria]
+    problems = config_disagreements(stated, configured)
+    if problems:
+        raise FtgateError(
+            "the config's success criteria do not say what requirements.md says:\n  - " + "\n  - ".join(problems),
+            hint="make the config's criterion match requirements.md; changing a criterion is a Stage 2 change "
+                 "(a Requirement Gap re-entry), not a training-config edit",
+        )
+
+
 def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig, root: Path) -> None:
-    """A resumed run must be the same run: same config, same source."""
+    """A resumed run must be the same run: same config, same source, same data and base weights."""
     record = recorder.record()
     if record.config.resolved_sha256 != config.config_hash():
         raise FtgateError(
             f"{recorder.run_id} was started with a different config; resuming would mix two runs",
+            hint="start a new run without --resume",
+        )
+    changed_inputs = []
+    for item in record.inputs:
+        if not item.path or not item.sha256:
+            continue
+        path = Path(item.path) if Path(item.path).is_absolute() else root / item.path
+        actual = hashing.sha256_path(path) if path.exists() else "absent"
+        if actual != item.sha256:
+            changed_inputs.append(f"{item.role} {item.path}")
+    base = record.base_model or {}
+    if base.get("path") and base.get("weights_sha256"):
+        from ftgate.evidence.weights import weights_hash
+
+        where = root / base["path"] if not Path(base["path"]).is_absolute() else Path(base["path"])
+        if not where.exists() or weights_hash(where) != base["weights_sha256"]:
+            changed_inputs.append(f"base weights {base['path']}")
+    if changed_inputs:
+        raise FtgateError(
+            f"the inputs changed since {recorder.run_id} started ({', '.join(changed_inputs[:6])}); "
+            "resuming would mix two datasets or models under one record",
             hint="start a new run without --resume",
         )
     before = record.source.files
@@ -168,7 +214,19 @@ def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig
         )
 
 
-def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path, state: Any) -> dict[str, Any]:
+def _base_model(config: RunConfig, root: Path) -> dict[str, Any]:
+    """Local weights are hashed; a hub model's revision is recorded once it is loaded (``_set_up``)."""
+    from ftgate.evidence.weights import weights_hash
+
+    where, local = config.base_model()
+    if not local:
+        return {"source": config.model.base, "revision": None}
+    return {"source": config.model.base, "path": ev.relpath(root, Path(where)),
+            "weights_sha256": weights_hash(Path(where))}
+
+
+def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path, state: Any,
+                run_path: Path) -> dict[str, Any]:
     """Everything about the inputs, hashed before training touches anything."""
     from ftgate.train.data.manifest import MANIFEST_NAME, read_manifest
     from ftgate.train.data.tokenizer import tokenizer_info
@@ -194,6 +252,8 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
         "planned_run": config.run_id,
         "purpose": config.purpose,
         "ticket": config.ticket,
+        "run_path": ev.relpath(root, run_path),
+        "base_model": _base_model(config, root),
         "git": {"commit": rec.git_commit(root), "dirty": rec.git_dirty(root)},
         "source": {"hash": hashing.combine_hashes(sources) if sources is not None else None, "files": sources},
         "config": {
@@ -308,6 +368,11 @@ def _set_up(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path, state: A
                           hint="add rows to data.eval and run `ftgate data prepare` again")
     trainer = _build_trainer(config, tok.tokenizer, prepared, out_dir, recorder.root)
     recorder.update(parameters=ev.parameter_counts(trainer.model))
+    base = dict(recorder.data.get("base_model") or {})
+    if "revision" in base and base["revision"] is None:
+        # A hub model is pinned by the commit it was loaded from.
+        base["revision"] = getattr(trainer.model.config, "_commit_hash", None) or "unknown"
+        recorder.update(base_model=base)
     synced = state.num_processes > 1 and str(state.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED")
     return _Run(config, recorder, out_dir, state, tok, prepared, examples, trainer, synced)
 
@@ -326,6 +391,14 @@ def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
             f"{run.recorder.run_id} has no complete checkpoint under {run.out_dir} to resume from",
             hint="start a new run without --resume",
         )
+    if run_state is not None:
+        # The baseline a resumed run reuses must be the one this run measured.
+        recorded = (run.recorder.data.get("baseline_state") or {}).get("sha256")
+        if recorded != hashing.sha256_file(state_path):
+            raise FtgateError(
+                f"{state_path.name} under {run.out_dir} is not the baseline {run.recorder.run_id} recorded",
+                hint="start a new run without --resume",
+            )
     if run_state is None:
         t0 = time.perf_counter()
         base_loss = _eval_loss(run)
@@ -338,6 +411,8 @@ def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
         )
         if run.state.is_main_process:
             rec.write_json(state_path, run_state.model_dump(mode="json"))
+            run.recorder.update(baseline_state={"path": ev.relpath(run.recorder.root, state_path),
+                                                "sha256": hashing.sha256_file(state_path)})
     run.timings["baseline_s"] = float(run_state.baseline_seconds)
     return run_state
 
@@ -398,6 +473,7 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
                     changed: dict[str, Any], checkpoint: Path | None) -> tuple[dict[str, Any], bool]:
     """Save the weights, then every evidence file, then ``Completed`` last of all."""
     from ftgate.evidence.metrics import delta
+    from ftgate.evidence.recompute import BASELINE_MARK, generation_rows
     from ftgate.train import evaluate as evl
     from ftgate.train.plot import loss_plot_png
 
@@ -422,6 +498,9 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
     }
     base_gen = [evl.Generation(**o) for o in run_state.baseline_outputs]
     samples = evl.sample_rows(run.examples, base_gen, tuned_gen, ecfg.samples)
+    generations = generation_rows([e.prompt for e in run.examples], [e.expected for e in run.examples],
+                                  {"baseline": [g.__dict__ for g in base_gen],
+                                   "tuned": [g.__dict__ for g in tuned_gen]})
     history = list(run.trainer.state.log_history)
     metrics["anomalies"] = _anomalies(history, baseline, result)
     png = loss_plot_png(
@@ -433,7 +512,9 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
     files: dict[str, str | bytes] = {
         rec.METRICS_JSON: rec.dump_json(metrics),
         rec.SAMPLES_JSONL: ev.jsonl(samples),
-        rec.LOG_HISTORY_JSON: rec.dump_json(history),
+        rec.GENERATIONS_JSONL: ev.jsonl(generations),
+        rec.LOG_HISTORY_JSON: rec.dump_json([{**run_state.baseline_eval, "step": 0, BASELINE_MARK: True},
+                                             *history]),
         rec.LOSS_PNG: png,
     }
     if config.objective == "grpo":
@@ -448,6 +529,11 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
     run.timings["evidence_s"] = time.perf_counter() - t0
     recorder.complete(artifacts, output=output, weights_changed=changed, timings=run.timings,
                       anomalies=metrics["anomalies"], steps=int(run.trainer.state.global_step))
+    if main:
+        from ftgate.evidence.statement import write_statement
+
+        # Last of all: the statement lists every file, run.json included.
+        write_statement(recorder.path, recorder.data, key=signing_key(recorder.root))
     return metrics, all(d.decision == "Passed" for d in decisions)
 
 
@@ -467,6 +553,20 @@ def _grpo_files(run: _Run, base_gen: list[Any], tuned_gen: list[Any], history: l
                                            baseline=metrics["baseline"]["reward_mean"]["value"],
                                            result=metrics["result"]["reward_mean"]["value"]),
     }
+
+
+SIGNING_KEY_ENV = "FTGATE_EVIDENCE_SIGNING_KEY"
+
+
+def signing_key(root: Path) -> Path | None:
+    """The key evidence is signed with: the environment (a CI runner's secret) first, then ftgate.yaml."""
+    from ftgate.policy.config import load_config
+
+    configured = os.environ.get(SIGNING_KEY_ENV) or load_config(root).evidence_signing_key
+    if not configured:
+        return None
+    path = Path(configured).expanduser()
+    return path if path.is_absolute() else root / path
 
 
 def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],
