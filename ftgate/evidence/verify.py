@@ -197,7 +197,13 @@ def _check_base_weights(check: RunCheck, run: RunRecord, root: Path, problem: _P
         else:
             problem("run.json records neither a base-weights hash nor a pinned revision", _RERUN_HINT)
         return
-    path = _resolve(root, stored)
+    try:
+        path = _resolve(root, stored, label="run.json", key="base_model.path", folder=True)
+    except EvidencePathError as exc:
+        # Weights usually live outside the checkout; what lies outside it is
+        # never opened by a verifier that may run inside a server hook.
+        check.notes.append(f"{check.run_id}: base weights at {stored} not checked ({exc.message})")
+        return
     if not path.exists():
         check.notes.append(f"{check.run_id}: base weights at {stored} not checked (not present here)")
         return

@@ -72,7 +72,7 @@ def test_the_grpo_example_raises_its_reward_and_clears_the_criterion(grpo_run: t
     assert {"reward/length", "reward/exact_match", "reward/one_word"} <= set(metrics["result"])
 
     # Every held-out generation is recorded, and the summed reward recomputes from it.
-    rows = [json.loads(x) for x in (run_dir / "generations.jsonl").read_text().splitlines()]
+    rows = [json.loads(x) for x in (run_dir / "rewards.jsonl").read_text().splitlines()]
     assert len(rows) == metrics["result"]["reward_mean"]["n"] == 40
     weights = {"length": 1.0, "exact_match": 1.0, "one_word": 0.5}
     for row in rows:
@@ -85,7 +85,7 @@ def test_the_grpo_example_raises_its_reward_and_clears_the_criterion(grpo_run: t
     assert len(curve) >= 10 and all("reward" in c and "rewards/length/mean" in c for c in curve)
     assert (run_dir / "reward.png").read_bytes().startswith(b"\x89PNG")
     run = json.loads((run_dir / "run.json").read_text())
-    assert {"generations.jsonl", "reward_curve.json", "reward.png"} <= set(run["artifacts"])
+    assert {"generations.jsonl", "rewards.jsonl", "reward_curve.json", "reward.png"} <= set(run["artifacts"])
     result = verify_ticket(tp.ticket_path(root))
     assert result.ok, [f.render() for f in result.findings]
 
