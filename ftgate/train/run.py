@@ -60,6 +60,9 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     config_path = Path(config_path)
     config = load_config(config_path)
     check_strategy_supported(config)
+    from ftgate.train.config import check_runnable
+
+    check_runnable(config)
     root = rec.find_repo_root(config_path)
     ticket_path = rec.ticket_dir(root, config.ticket)
     _refuse_stale_data(config, config_path)
@@ -289,7 +292,7 @@ def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
         )
     if run_state is None:
         t0 = time.perf_counter()
-        base_loss = run.trainer.evaluate(metric_key_prefix="eval")
+        base_loss = _evaluate_loss(run)
         base_gen = run.generate()
         run_state = RunState(
             baseline_eval=base_loss,
@@ -318,10 +321,20 @@ def _evaluate_tuned(run: _Run, run_state: RunState) -> tuple[dict[str, Any], dic
     if not changed["changed"]:
         raise FtgateError("training finished but no trainable weight changed; the run proves nothing",
                           hint="check learning_rate, max_steps and that the data has trained tokens")
-    result_loss = run.trainer.evaluate(metric_key_prefix="eval")
+    result_loss = _evaluate_loss(run)
     tuned_gen = run.generate()
     run.timings["evaluation_s"] = time.perf_counter() - t0
     return changed, result_loss, tuned_gen
+
+
+def _evaluate_loss(run: _Run) -> dict[str, float]:
+    """TRL's held-out loss metrics, plus per-pair preference counts for DPO."""
+    out = dict(run.trainer.evaluate(metric_key_prefix="eval"))
+    if run.config.objective == "dpo":
+        from ftgate.train import evaluate as evl
+
+        out.update(evl.preference_counts(run.trainer, run.prepared["eval"]))
+    return out
 
 
 def _score(run: _Run, run_state: RunState, result_loss: dict[str, float],
@@ -422,9 +435,14 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
     kwargs = trainer_kwargs(config)
     kwargs["output_dir"] = str(out_dir)
     kwargs["disable_tqdm"] = False
+    from ftgate.train.config import model_load_kwargs
+
     where, _ = config.base_model()
     quant = quantization_config(config)
-    model = AutoModelForCausalLM.from_pretrained(where, **({"quantization_config": quant} if quant else {}))
+    load = model_load_kwargs(config)
+    if quant:
+        load["quantization_config"] = quant
+    model = AutoModelForCausalLM.from_pretrained(where, **load)
     common = {
         "model": model,
         "train_dataset": prepared["train"],
