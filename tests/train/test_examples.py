@@ -17,7 +17,8 @@ import yaml
 
 from tests.support.gitrepo import git
 
-pytestmark = pytest.mark.train
+# A real run each; generous so a busy shared CI machine does not cut one short.
+pytestmark = [pytest.mark.train, pytest.mark.timeout(900)]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "train"
 
