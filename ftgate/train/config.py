@@ -654,7 +654,7 @@ def _empty_model(config: RunConfig) -> Any:
     except (OSError, ValueError):
         return None
     with torch.device("meta"):
-        return AutoModelForCausalLM.from_config(model_config, trust_remote_code=config.model.trust_remote_code)
+        return AutoModelForCausalLM.from_config(model_config, trust_remote_code=config.model.trust_remote_code)  # type: ignore[no-untyped-call]
 
 
 def model_module_names(config: RunConfig) -> list[str] | None:
