@@ -62,9 +62,10 @@ def hook_pre_commit(args: tuple[str, ...]) -> int:
 def hook_pre_push(args: tuple[str, ...]) -> int:
     """Judge every commit of every pushed ref not yet on REMOTE (lines on stdin).
 
-    --all-branches: judge every local branch instead of reading stdin (for
-    the pre-commit framework, which tells a hook only about the first pushed
-    ref).
+    --all-branches: for the pre-commit framework, which passes only the first
+    pushed ref (PRE_COMMIT_LOCAL_BRANCH / PRE_COMMIT_TO_REF): refuse on that
+    ref, only warn about other local branches. Without the framework's
+    variables, judge every local branch.
     """
     return _hook(["hook", "pre-push", *args])
 
@@ -92,7 +93,12 @@ def hook_update(args: tuple[str, ...]) -> int:
               help="GitHub Actions annotations and job summary (default: when GITHUB_ACTIONS=true).")
 def ci(base: str, head: str, branch: str | None, github: bool | None) -> int:
     """Judge every commit in BASE..HEAD; exit 1 when any is refused."""
+    from ftgate import proc
     from ftgate.git import ci as ci_mod
+
+    if proc.run(["rev-parse", "--git-dir"], cwd=Path.cwd(), ok_codes=None).returncode != 0:
+        raise FtgateError(f"{Path.cwd()}: not inside a git repository",
+                          hint="run `ftgate ci` in the clone the CI job checked out")
 
     return ci_mod.run(base, head, branch=branch, github=github)
 
@@ -116,8 +122,9 @@ def install(path: Path | None, server: bool, hooks: tuple[str, ...], force: bool
     for line in report.lines():
         click.echo(line)
     if not report.ok:
-        click.echo("ftgate: some hooks were left alone because another tool wrote them; rerun with --force to "
-                   "replace them (the old ones are kept as <hook>.ftgate-backup)", err=True)
+        click.echo("ftgate: some hooks were left alone because another tool wrote them (see above); a hook "
+                   "manager's are never replaced, call ftgate from its config; --force replaces any other "
+                   "hook, keeping it as <hook>.ftgate-backup", err=True)
         return EXIT_FINDINGS
     return EXIT_OK
 
@@ -128,10 +135,39 @@ def doctor(path: Path | None) -> int:
     """Report installed hooks, missing ones, and whether this checkout is protected."""
     from ftgate.git.doctor import diagnose
 
-    report = diagnose(path or Path.cwd())
+    target = path or Path.cwd()
+    if not target.is_dir():
+        raise FtgateError(f"{target}: no such folder", hint="pass the path of a checkout or a bare repository")
+    report = diagnose(target)
     for line in report.lines:
         click.echo(line)
-    return EXIT_OK if report.protected else EXIT_FINDINGS
+    return EXIT_OK if report.healthy else EXIT_FINDINGS
+
+
+@click.command()
+@click.option("--no-hooks", is_flag=True, help="Write ftgate.yaml only; install no hooks.")
+@click.option("--dry-run", is_flag=True, help="Say what would be written, write nothing.")
+def init(no_hooks: bool, dry_run: bool) -> int:
+    """Adopt ftgate in this repository: propose ftgate.yaml from the layout,
+    install the hooks (or print a hook manager's lines), and print the server
+    and CI steps. The adoption commit that follows needs no ticket."""
+    from ftgate.git.adopt import init as init_repo
+
+    report = init_repo(Path.cwd(), hooks=not no_hooks, dry_run=dry_run)
+    for line in report.lines:
+        click.echo(line)
+    return EXIT_OK if report.ok else EXIT_FINDINGS
+
+
+@click.command()
+def uninstall() -> int:
+    """Remove what `ftgate init` and `ftgate install` added: ftgate's hooks
+    (restoring a hook they replaced) and files init wrote, if unchanged."""
+    from ftgate.git.adopt import uninstall as uninstall_repo
+
+    for line in uninstall_repo(Path.cwd()).lines:
+        click.echo(line)
+    return EXIT_OK
 
 
 @click.group()
@@ -159,12 +195,24 @@ def config_show(as_json: bool) -> int:
     if as_json:
         click.echo(json.dumps(cfg.model_dump(), indent=2))
     else:
-        click.echo(f"untracked_source: {cfg.untracked_source}")
-        click.echo(f"ticket: {cfg.ticket or '(none)'}")
-        click.echo("source.include: " + ", ".join(cfg.source.include))
-        click.echo("source.exclude: " + ", ".join(cfg.source.exclude))
+        for line in _flatten(cfg.model_dump()):
+            click.echo(line)
         click.echo("always: tickets/ is never source; ftgate.yaml always is")
     return EXIT_OK
+
+
+def _flatten(data: dict[str, object], prefix: str = "") -> list[str]:
+    """``section.key: value`` lines for every setting, nested sections
+    included, so a section added to the config shows up without code here."""
+    lines: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            lines += _flatten(value, f"{prefix}{key}.")
+        elif isinstance(value, list):
+            lines.append(f"{prefix}{key}: " + (", ".join(str(v) for v in value) or "(none)"))
+        else:
+            lines.append(f"{prefix}{key}: " + ("(none)" if value is None else str(value)))
+    return lines
 
 
 @config.command("is-source")
@@ -180,4 +228,4 @@ def config_is_source(paths: tuple[str, ...]) -> int:
     return EXIT_OK
 
 
-__all__ = ["check", "ci", "config", "doctor", "hook", "install"]
+__all__ = ["check", "ci", "config", "doctor", "hook", "init", "install", "uninstall"]

@@ -41,3 +41,44 @@ def verify(ticket: str | None, as_json: bool) -> int:
     else:
         click.echo(render(result))
     return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+@evidence.command("attach")
+@click.argument("ticket", required=False)
+@click.option("--config", "config", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The external run's config: evaluation: and success_criteria: as in a run config.")
+@click.option("--generations", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help='Every held-out generation, JSON lines {"prompt", "reference", "output"[, "baseline"]}.')
+@click.option("--metrics", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The metrics the run claims (JSON); each is recomputed from the generations.")
+@click.option("--data", "data", multiple=True, type=click.Path(path_type=Path),
+              help="A data file or folder the run trained or evaluated on (repeatable).")
+@click.option("--manifest", type=click.Path(path_type=Path), help="The data manifest, instead of or beside --data.")
+@click.option("--artifact", "artifacts", multiple=True, type=click.Path(path_type=Path),
+              help="A file or folder the run produced, such as the weights (repeatable); its hash is recorded.")
+@click.option("--commit", help="The commit the run trained from (default: HEAD).")
+def attach(ticket: str | None, config: Path, generations: Path, metrics: Path, data: tuple[Path, ...],
+           manifest: Path | None, artifacts: tuple[Path, ...], commit: str | None) -> int:
+    """Record a run made outside ftgate as Stage 5 evidence of TICKET.
+
+    The claimed metrics must be what the generations score; the new
+    evidence/RUN-NNN/ is then checked by `ftgate evidence verify` like a
+    bundled run. Exit 0 when every criterion passed, 1 otherwise.
+    """
+    from ftgate.evidence import record as rec
+    from ftgate.evidence.attach import AttachInputs, attach_run
+    from ftgate.evidence.verify import requirements_criteria, resolve_ticket
+    from ftgate.train.report import update_report
+    from ftgate.workflow.fileio import ticket_lock
+
+    path = resolve_ticket(ticket)
+    inputs = AttachInputs(config=config, generations=generations, metrics=metrics, data=data, manifest=manifest,
+                          artifacts=artifacts, commit=commit)
+    run_id, run, recorded = attach_run(path, inputs)
+    with ticket_lock(path):
+        update_report(path / rec.REPORT_FILE, run=run, metrics=recorded,
+                      criteria_in_requirements=requirements_criteria(path / rec.REQUIREMENTS_FILE))
+    click.echo(f"{run_id}: attached in {path / rec.EVIDENCE_DIR / run_id}")
+    for decision in recorded["criteria"]:
+        click.echo(f"  {decision['id']}: {decision['decision']} ({decision['reason']})")
+    return EXIT_OK if all(d["decision"] == "Passed" for d in recorded["criteria"]) else EXIT_FINDINGS

@@ -7,7 +7,9 @@ imports, and the trainer's commands must not load unless asked for.
 from __future__ import annotations
 
 import importlib
+import json
 import os
+import sys
 from collections.abc import Sequence
 
 import click
@@ -26,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "block": "ftgate.cli.ticket_commands:block",
     "done": "ftgate.cli.ticket_commands:done",
     "reopen": "ftgate.cli.ticket_commands:reopen",
+    "approve": "ftgate.cli.approve_command:approve",
     "validate": "ftgate.cli.ticket_commands:validate",
     "board": "ftgate.cli.board_commands:board",
     "demo": "ftgate.cli.demo_command:demo",
@@ -34,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "hook": "ftgate.cli.enforce_commands:hook",
     "ci": "ftgate.cli.enforce_commands:ci",
     "install": "ftgate.cli.enforce_commands:install",
+    "init": "ftgate.cli.enforce_commands:init",
+    "uninstall": "ftgate.cli.enforce_commands:uninstall",
     "doctor": "ftgate.cli.enforce_commands:doctor",
     "config": "ftgate.cli.enforce_commands:config",
     "agent": "ftgate.cli.agent_commands:agent",
@@ -47,7 +52,18 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class ClosedPipe(Exception):
+    """The reader of stdout went away (``ftgate status | head -1``). Not an
+    OSError, so click does not turn it into exit status 1 on its way out."""
+
+
 class LazyGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            raise ClosedPipe() from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -70,27 +86,60 @@ def cli() -> None:
     """
 
 
-def run_cli(args: Sequence[str]) -> int:
+def _json_error(message: str, hint: str | None, code: int) -> None:
+    """An error as the JSON a ``--json`` caller parses: on stdout, one object."""
+    click.echo(json.dumps({"error": message, "fix": hint, "exit_code": code}))
+
+
+def _quiet_stdout() -> None:
+    # The interpreter flushes stdout on exit; into a closed pipe that fails
+    # again, so what is left goes nowhere instead.
     try:
-        rv = cli.main(args=list(args), prog_name="ftgate", standalone_mode=False)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def run_cli(args: Sequence[str]) -> int:
+    args = list(args)
+    wants_json = "--json" in args
+    # https://no-color.org: click strips styling from everything it prints.
+    color = False if os.environ.get("NO_COLOR") else None
+    try:
+        rv = cli.main(args=args, prog_name="ftgate", standalone_mode=False, color=color)
+    except ClosedPipe:
+        _quiet_stdout()
+        return 0
     except FtgateError as err:
-        click.echo(f"ftgate: {err}", err=True)
+        if wants_json:
+            _json_error(err.message, err.hint, err.exit_code)
+        else:
+            click.echo(f"ftgate: {err}", err=True)
         return err.exit_code
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        if wants_json:
+            _json_error(exc.format_message(), None, EXIT_USAGE)
+        else:
+            exc.show()
         return EXIT_USAGE
     except click.exceptions.Abort:
         click.echo("ftgate: aborted", err=True)
         return EXIT_USAGE
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
-    except BrokenPipeError:  # pragma: no cover - e.g. `ftgate status | head`
+    except BrokenPipeError:
+        _quiet_stdout()
         return 0
     except Exception as exc:  # a bug in ftgate: one clear line, traceback on request
         if os.environ.get("FTGATE_DEBUG"):
             raise
+        if wants_json:
+            _json_error(f"internal error: {type(exc).__name__}: {exc}",
+                        "rerun with FTGATE_DEBUG=1 for the traceback and report it", EXIT_USAGE)
+            return EXIT_USAGE
         click.echo(f"ftgate: internal error: {type(exc).__name__}: {exc}", err=True)
         click.echo("  fix: rerun with FTGATE_DEBUG=1 for the traceback and report it", err=True)
         return EXIT_USAGE

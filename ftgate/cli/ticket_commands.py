@@ -5,11 +5,14 @@ unreadable file."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from ftgate.constants import IN_PROGRESS
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 from ftgate.evidence.stage5 import RepoEvidence
 from ftgate.workflow import transitions as tr
@@ -18,6 +21,7 @@ from ftgate.workflow.stages import RULES
 from ftgate.workflow.status import as_json as status_json
 from ftgate.workflow.status import render_text, ticket_status
 from ftgate.workflow.tickets import (
+    Ticket,
     bootstrap_for_checkout,
     create_ticket,
     find_repo_root,
@@ -26,10 +30,13 @@ from ftgate.workflow.tickets import (
 )
 from ftgate.workflow.validate import validate_ticket
 
+if TYPE_CHECKING:
+    from ftgate.git.board import BoardRow
+
 TICKET_ARG = click.argument("name", required=False, metavar="[TICKET]")
 
 
-def _print_outcome(outcome: tr.Outcome) -> int:
+def _print_outcome(outcome: tr.Outcome, root: Path | None = None) -> int:
     if outcome.findings:
         click.echo(f"{outcome.ticket}: {outcome.message}", err=True)
         for finding in outcome.findings:
@@ -38,6 +45,13 @@ def _print_outcome(outcome: tr.Outcome) -> int:
     click.echo(f"{outcome.ticket}: {outcome.message}")
     for path in outcome.written:
         click.echo(f"  wrote {path}")
+    prefix = ""
+    if root is not None:
+        up = os.path.relpath(root, Path.cwd())
+        prefix = "" if up == "." else up + "/"
+    hint = outcome.commit_hint(prefix)
+    if hint:
+        click.echo(f"  next: {hint}")
     return EXIT_OK
 
 
@@ -63,7 +77,12 @@ def ticket_new(name: str, no_worktree: bool, base: str | None, remote: str | Non
     as `ftgate worktree new` makes them; outside git, or with --no-worktree,
     it starts in the current folder."""
     from ftgate.git.worktree import git_toplevel, new_ticket_worktree
+    from ftgate.gitdir import git_dirs
 
+    own, common = git_dirs(Path.cwd(), use_env=False)
+    if own is not None and own == common and own.name != ".git":
+        raise FtgateError(f"{own}: a bare repository has no work tree, so a ticket folder would be committed "
+                          "by nobody", hint="start the ticket in a clone of it")
     in_git = git_toplevel(Path.cwd()) is not None
     if in_git and not no_worktree:
         from ftgate.cli.worktree_commands import report_new
@@ -83,12 +102,63 @@ def ticket_new(name: str, no_worktree: bool, base: str | None, remote: str | Non
     return EXIT_OK
 
 
+REMOTE_OPTION = click.option(
+    "--remote", "remote", is_flag=False, flag_value="origin", default=None, metavar="[NAME]",
+    help="Also read the remote's codex/* branches (default remote: origin); run `git fetch` first.")
+
+
+def _everywhere(remote: str | None) -> list[BoardRow] | None:
+    """Tickets in progress in every checkout of this repository (the main
+    one and each linked worktree) and, with ``remote``, on its codex/*
+    branches; None outside git, where only this folder's tickets exist.
+    The board's gathering, so both commands see the same tickets."""
+    from ftgate.git.board import gather
+    from ftgate.gitdir import git_dirs
+
+    if git_dirs(Path.cwd(), use_env=False)[0] is None:
+        return None
+    try:
+        rows = gather(Path.cwd(), remote=remote, done_days=0).rows
+    except FtgateError:
+        # No git to ask (or a repository git cannot read): this folder's tickets still count.
+        return None
+    return [r for r in rows if r.status == IN_PROGRESS]
+
+
+def _row_line(row: BoardRow) -> str:
+    where = row.where if row.source == "remote" else os.path.relpath(row.where, Path.cwd())
+    if row.error:
+        return f"{row.ticket}: unreadable: {row.error}  ({where})"
+    return (f"{row.ticket}: Stage {row.stage} {row.stage_title}, {row.permission}  "
+            f"({row.branch or 'detached'}, {row.source} {where})")
+
+
+def _row_json(row: BoardRow) -> dict[str, object]:
+    entry: dict[str, object] = {"ticket": row.ticket, "branch": row.branch, "source": row.source,
+                                "where": row.where}
+    if row.error:
+        entry["error"] = row.error
+    else:
+        entry.update(stage=row.stage, permission=row.permission)
+    return entry
+
+
 @ticket.command("list")
 @click.option("--json", "as_json", is_flag=True)
-def ticket_list(as_json: bool) -> int:
-    """List tickets in progress with their stage and permission."""
+@REMOTE_OPTION
+def ticket_list(as_json: bool, remote: str | None) -> int:
+    """List tickets in progress with their stage and permission, in this
+    checkout and every linked worktree (and with --remote, on codex/* branches)."""
+    rows = _everywhere(remote)
+    if rows is not None:
+        if as_json:
+            click.echo(json.dumps([_row_json(r) for r in rows], indent=2))
+        else:
+            for row in rows:
+                click.echo(_row_line(row))
+        return EXIT_OK
     root = find_repo_root()
-    rows = []
+    found = []
     for name in tickets_in(root):
         entry: dict[str, object] = {"ticket": name}
         try:
@@ -96,11 +166,11 @@ def ticket_list(as_json: bool) -> int:
             entry.update(stage=int(state.current_stage), permission=state.permission.value)
         except Exception as err:  # noqa: BLE001 - one unreadable ticket must not hide the others
             entry.update(error=str(err))
-        rows.append(entry)
+        found.append(entry)
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        click.echo(json.dumps(found, indent=2))
     else:
-        for entry in rows:
+        for entry in found:
             if "error" in entry:
                 click.echo(f"{entry['ticket']}: unreadable: {entry['error']}")
             else:
@@ -108,17 +178,56 @@ def ticket_list(as_json: bool) -> int:
     return EXIT_OK
 
 
+def _locate(name: str | None, remote: str | None) -> tuple[Ticket | None, list[BoardRow] | None]:
+    """The ticket ``status`` means, looked for here first, then in the other
+    checkouts; or None with every ticket found, for an overview."""
+    try:
+        return resolve_ticket(name, include_done=True), None
+    except FtgateError:
+        rows = _everywhere(remote)
+        if not rows:
+            raise
+        if name is None:
+            return None, rows
+        match = [r for r in rows if r.ticket == name]
+        if not match:
+            raise
+        if match[0].source != "remote":
+            return resolve_ticket(name, Path(match[0].where), include_done=True), None
+        return None, match
+
+
 @click.command()
 @TICKET_ARG
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def status(name: str | None, as_json: bool) -> int:
-    """Show a ticket's stage, permission, gates and what is missing to advance."""
-    ticket_ = resolve_ticket(name, include_done=True)
+@REMOTE_OPTION
+def status(name: str | None, as_json: bool, remote: str | None) -> int:
+    """Show a ticket's stage, permission, gates and what is missing to advance.
+
+    The ticket may live in any checkout of the repository; with no ticket
+    here, every ticket of every worktree (and with --remote, of the remote's
+    codex/* branches) is listed."""
+    ticket_, rows = _locate(name, remote)
+    if ticket_ is None:
+        assert rows is not None
+        if as_json:
+            click.echo(json.dumps({"tickets": [_row_json(r) for r in rows]}, indent=2))
+        else:
+            click.echo("tickets in this repository's checkouts" + (f" and on {remote}" if remote else "") + ":")
+            for row in rows:
+                click.echo("  " + _row_line(row))
+            click.echo("  next: ftgate status NAME")
+        return EXIT_OK
     found = ticket_status(ticket_, RepoEvidence(ticket_.root))
     if as_json:
         click.echo(json.dumps(status_json(found), indent=2))
     else:
         click.echo("\n".join(render_text(found)))
+        others = [r for r in _everywhere(remote) or [] if r.ticket != ticket_.name]
+        if others:
+            click.echo("other tickets:")
+            for row in others:
+                click.echo("  " + _row_line(row))
     return EXIT_OK
 
 
@@ -128,14 +237,15 @@ def status(name: str | None, as_json: bool) -> int:
 def advance(name: str | None, dry_run: bool) -> int:
     """Pass the current stage's gate and move to the next stage."""
     ticket_ = resolve_ticket(name)
-    return _print_outcome(tr.advance(ticket_, dry_run=dry_run, evidence=RepoEvidence(ticket_.root)))
+    return _print_outcome(tr.advance(ticket_, dry_run=dry_run, evidence=RepoEvidence(ticket_.root)), ticket_.root)
 
 
 @click.command()
 @TICKET_ARG
 def unlock(name: str | None) -> int:
     """Allow source edits (Stage 4 only, with the Stage 3 gate Pass)."""
-    return _print_outcome(tr.unlock(resolve_ticket(name)))
+    ticket_ = resolve_ticket(name)
+    return _print_outcome(tr.unlock(ticket_), ticket_.root)
 
 
 @click.command()

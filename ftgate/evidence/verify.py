@@ -124,6 +124,11 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
     _check_sources(check, run, current_sources, problem)
     _check_outputs(check, run, root)
     _check_metrics(check, run_path, root, problem)
+    from ftgate.evidence import attach
+
+    if attach.is_attached(run):
+        # A run made elsewhere: its numbers are recomputed from its recorded generations.
+        check.problems.extend(attach.findings_for(run_path, run, root=root))
     return check
 
 

@@ -47,6 +47,8 @@ def default_branch_name() -> str | None:
 def judge_range(base: str, head: str, *, branch: str | None, cwd: str | None = None) -> list[Judged]:
     base_id, head_id = _resolve(base, cwd), _resolve(head, cwd)
     units = new_commit_units([head_id], [base_id], branch=branch, ref=None, cwd=cwd)
+    for unit in units:  # the adoption rule looks for a policy where the range lands
+        unit.target = base_id
     return Judge(cwd=cwd).judge(units)
 
 

@@ -124,6 +124,11 @@ def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclu
         units = new_commit_units([update.new], exclude, branch=update.branch, ref=update.ref,
                                  exclude_all=exclude_all, exclude_remotes=exclude_remotes, skip=seen,
                                  cwd=cwd, keep=keep)
+        # Where the units land, for the adoption rule (judge.Judge._adoption):
+        # a new ref on the server lands beside its default branch.
+        target = update.old if not update.created else ("HEAD" if exclude_all else None)
+        for unit in units:
+            unit.target = target
         plan.append((update, units))
         all_units += units
     judged = {id(j.unit): j for j in judge.judge(all_units)}

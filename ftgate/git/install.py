@@ -102,14 +102,23 @@ def hooks_dir_of(repo: Path) -> tuple[Path, str | None]:
     return hooks, value or None
 
 
+def is_bare(repo: Path) -> bool:
+    """Whether ``repo`` is inside a bare repository (False outside git)."""
+    done = _git(repo, "rev-parse", "--is-bare-repository")
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
 def _command_line() -> str:
     """How a hook starts ftgate: this interpreter first (a venv need not be on
     PATH when git runs the hook), then whatever ``ftgate`` PATH offers."""
     return sys.executable
 
 
-def hook_script(hook: str) -> str:
-    python = _command_line().replace("'", "'\\''")
+def hook_script(hook: str, *, portable: bool = False) -> str:
+    """The hook's text. ``portable``: for a hooks folder inside the work
+    tree, which may be committed, so it names no path of this machine and
+    finds ftgate on PATH only."""
+    python = "" if portable else _command_line().replace("'", "'\\''")
     sub = "check" if hook == "pre-commit" else f"hook {hook}"
     return f"""#!/bin/sh
 {MARKER}: `ftgate install` rewrites this file; `ftgate doctor` reports on it.
@@ -126,6 +135,34 @@ echo "ftgate: cannot find ftgate to run the {hook} hook; install it (pip install
      "or run 'ftgate install' again" >&2
 exit 1
 """
+
+
+# What each hook manager writes into the hooks it installs; their hooks are
+# theirs to regenerate, so ftgate never replaces one, even with --force.
+_MANAGERS: tuple[tuple[str, str], ...] = (
+    (_PRE_COMMIT_FRAMEWORK, "pre-commit"),
+    ("prek", "prek"),
+    ("lefthook", "lefthook"),
+    ("husky", "husky"),
+)
+MANAGER_ADVICE: dict[str, str] = {
+    "pre-commit": "add the ftgate-check and ftgate-pre-push hooks to .pre-commit-config.yaml "
+                  "(see `ftgate init`), then `pre-commit install -t pre-commit -t pre-push`",
+    "prek": "add the ftgate-check and ftgate-pre-push hooks to .pre-commit-config.yaml, then "
+            "`prek install -t pre-commit -t pre-push`",
+    "lefthook": "add `ftgate check` (pre-commit) and `ftgate hook pre-push {1} {2}` with use_stdin "
+                "(pre-push) to lefthook.yml, then `lefthook install`",
+    "husky": "add the line `ftgate check` to .husky/pre-commit and `ftgate hook pre-push \"$@\"` to "
+             ".husky/pre-push",
+}
+
+
+def _manager_of(text: str) -> str | None:
+    lowered = text.lower()
+    for needle, name in _MANAGERS:
+        if needle.lower() in lowered:
+            return name
+    return None
 
 
 def _author(path: Path) -> str:
@@ -152,13 +189,19 @@ def classify_hook(path: Path) -> str:
     return kind
 
 
-def _write_hook(folder: Path, name: str, *, force: bool) -> HookResult:
+def _write_hook(folder: Path, name: str, *, force: bool, portable: bool = False) -> HookResult:
     path = folder / name
-    text = hook_script(name)
+    text = hook_script(name, portable=portable)
     kind = _author(path)
     if kind == "ftgate" and os.access(path, os.X_OK) and path.read_text(encoding="utf-8") == text:
         return HookResult(name, path, "unchanged")
     action, detail = "written", ""
+    if kind != "missing" and kind != "ftgate":
+        manager = _manager_of(path.read_text(encoding="utf-8", errors="replace")[:4000])
+        if manager is not None:
+            return HookResult(name, path, "skipped-foreign",
+                              f"{manager} manages {path}; ftgate leaves it alone, even with --force: "
+                              + MANAGER_ADVICE[manager])
     if kind in ("foreign", "pre-commit-framework"):
         if not force:
             return HookResult(name, path, "skipped-foreign",
@@ -192,6 +235,10 @@ def install_hooks(repo: Path, *, server: bool = False, force: bool = False,
     backup).
     """
     repo = Path(repo)
+    if not repo.is_dir():
+        # Never create it: a mistyped server path would get hooks nobody runs.
+        raise FtgateError(f"{repo}: no such folder",
+                          hint="create the repository first (git init --bare PATH), or fix the path")
     if server:
         names = hooks or DEFAULT_SERVER_HOOKS
         unknown = [h for h in names if h not in SERVER_HOOKS]
@@ -200,7 +247,6 @@ def install_hooks(repo: Path, *, server: bool = False, force: bool = False,
         if repo.name == "custom_hooks" or not (repo / "objects").is_dir() and not (repo / ".git").exists():
             # A GitLab custom_hooks folder (or any plain folder): hooks go in it.
             folder, setting = repo, None
-            folder.mkdir(parents=True, exist_ok=True)
         else:
             folder, setting = hooks_dir_of(repo)
     else:
@@ -209,10 +255,33 @@ def install_hooks(repo: Path, *, server: bool = False, force: bool = False,
         if unknown:
             raise FtgateError(f"unknown client hook {unknown[0]!r}", hint="choose pre-commit or pre-push")
         folder, setting = hooks_dir_of(repo)
+        if is_bare(repo):
+            raise FtgateError(f"{repo}: a bare repository; nobody commits in it, so client hooks would never run",
+                              hint=f"ftgate install --server {repo}")
+    portable = False
+    if not server:
+        top = _git(repo, "rev-parse", "--show-toplevel").stdout.strip()
+        portable = bool(top) and _inside(folder, Path(top)) and not _inside(folder, _git_dir(repo))
+        if portable and ".husky" in Path(setting or "").parts:
+            raise FtgateError(f"core.hooksPath is {setting}: Husky owns these hooks and rewrites them",
+                              hint=MANAGER_ADVICE["husky"])
     report = InstallReport(folder, setting)
     for name in names:
-        report.results.append(_write_hook(folder, name, force=force))
+        report.results.append(_write_hook(folder, name, force=force, portable=portable))
     return report
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _git_dir(repo: Path) -> Path:
+    out = _git(repo, "rev-parse", "--absolute-git-dir").stdout.strip()
+    return Path(out) if out else repo / ".git"
 
 
 def _framework_runs_ftgate(repo: Path) -> bool:

@@ -69,6 +69,9 @@ class Unit:
     # A merge's entries are diff-tree --cc's (paths that differ from every
     # parent), which do not say how its tree differs from the first parent.
     merge: bool = False
+    # The tip of the ref the unit lands on (a push's old id, CI's base), when
+    # it is not the unit's parent: an adoption commit must find no policy there.
+    target: str | None = None
     _changes: list[PathChange] | None = None
 
     def path_changes(self) -> list[PathChange]:
@@ -379,6 +382,10 @@ class Judge:
         results = self._ticket_inputs(plan, pending, unit_names, states)
         self._load_transition_files(results)
         self._check_evidence(results)
+        if any(isinstance(policy, Policy) and policy.approvals for _, _, policy in results):
+            from ftgate.git.approvals import attach
+
+            attach(results, cwd=self.cwd, keep=self.keep)
         return [self._verdict(one) for one in results]
 
     def _round_anchors(self, plan: _Plan) -> tuple[dict[str, None], dict[str, tuple[str, str] | None]]:
@@ -526,7 +533,28 @@ class Judge:
                                  "judged with the default policy")
         else:
             verdict = decide(change, policy)
+            if not verdict.allowed:
+                verdict = self._adoption(unit, change, policy) or verdict
         return Judged(unit, verdict)
+
+    def _adoption(self, unit: Unit, change: Change, policy: Policy) -> Verdict | None:
+        """The verdict for an adoption commit (``ftgate.git.adoption_rule``),
+        or None when ``unit`` is not one: it must add a valid policy where its
+        parent has none (the default policy judges it), change only ftgate's
+        own files, and, when it lands on a ref, find no policy at that ref's
+        tip either, so an older branch cannot bring a looser policy in."""
+        from ftgate.git.adoption_rule import adopts
+
+        if unit.merge or change.config_error or policy is not self._policies.get(None):
+            return None
+        if not adopts((e.status, e.path, e.old_path) for e in unit.entries):
+            return None
+        if unit.target and unit.target != unit.before and not pl.is_zero(unit.target):
+            name = _name(unit.target, CONFIG_FILE)
+            if pl.batch_check([name], cwd=self.cwd, keep=self.keep).get(name):
+                return None
+        return Verdict(True, [], notes=[f"adopts ftgate ({CONFIG_FILE} and ftgate's own files only, where no "
+                                        "policy was before): accepted without a ticket"])
 
     # -------------------------------------------------------------- helpers
 

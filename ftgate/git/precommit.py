@@ -15,6 +15,7 @@ import os
 import sys
 
 from ftgate import proc
+from ftgate.constants import STATE_FILE
 from ftgate.git import plumbing as pl
 from ftgate.git.judge import INDEX, Judge, Judged, Unit
 from ftgate.git.report import render
@@ -47,6 +48,28 @@ def check_staged(cwd: str | None = None) -> Judged:
     return Judge(cwd=cwd, keep=KEEP).judge([staged_unit(cwd)])[0]
 
 
+def unstaged_state_lines(cwd: str | None = None) -> list[str]:
+    """When a ticket's state file in the working tree is not what is staged
+    (``ftgate unlock`` after ``git add``), the refusal names it and the
+    ``git add`` that fixes it: the commit is judged on the staged copy only.
+    Asked only after a refusal, so an accepted commit pays nothing."""
+    try:
+        raw = pl.git(["diff", "--name-only", "-z", "--no-ext-diff", "--", f":(top,glob)tickets/*/*/{STATE_FILE}"],
+                     cwd=cwd, keep=KEEP)
+    except pl.GitError:
+        return []
+    paths = [p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p]
+    if not paths:
+        return []
+    import shlex
+
+    top = pl.git(["rev-parse", "--show-cdup"], cwd=cwd, keep=KEEP).decode("utf-8", "surrogateescape").strip()
+    shown = " ".join(shlex.quote(top + p) for p in paths)
+    return [f"ftgate: the ticket state in the working tree differs from the staged one ({', '.join(paths)}); "
+            "the commit is judged on what is staged.",
+            f"  fix: git add {shown}   (then commit again)"]
+
+
 def main(*, verbose: bool = False, cwd: str | None = None) -> int:
     """Exit 0 when the staged change may be committed, 1 when it is refused,
     2 when git could not be asked."""
@@ -57,6 +80,7 @@ def main(*, verbose: bool = False, cwd: str | None = None) -> int:
         return 2
     lines = render([judged], show_ok=verbose)
     if not judged.verdict.allowed:
+        lines += unstaged_state_lines(cwd)
         lines.append("ftgate: the commit was not made. `ftgate status` shows the ticket's stage; "
                      "`git restore --staged PATH` unstages a file.")
         print("\n".join(lines), file=sys.stderr)

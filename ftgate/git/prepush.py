@@ -20,6 +20,7 @@ from ftgate import proc
 from ftgate.constants import ZERO_OID
 from ftgate.git import plumbing as pl
 from ftgate.git.history import RefUpdate, judge_updates
+from ftgate.git.judge import Judged
 from ftgate.git.report import render
 
 
@@ -36,9 +37,9 @@ def parse_lines(lines: Sequence[str]) -> list[RefUpdate]:
 
 
 def local_branches(cwd: str | None) -> list[RefUpdate]:
-    """Every local branch as if pushed: under the pre-commit framework the
-    hook is not told which refs are pushed (it passes only the first), so
-    all of them are judged instead of trusting one range."""
+    """Every local branch as if pushed: what ``--all-branches`` judges when
+    no hook framework says which ref is pushed, and what the framework mode
+    warns about."""
     out = pl.git(["for-each-ref", "--format=%(objectname) %(refname)", "refs/heads/"], cwd=cwd,
                  keep=proc.KEEP_PUSH)
     zero = ZERO_OID
@@ -47,6 +48,39 @@ def local_branches(cwd: str | None) -> list[RefUpdate]:
         oid, ref = line.split(" ", 1)
         updates.append(RefUpdate(zero, oid, ref))
     return updates
+
+
+def framework_ref(cwd: str | None, remote: str) -> RefUpdate | None:
+    """The one pushed ref the pre-commit framework names in its environment
+    (``PRE_COMMIT_LOCAL_BRANCH``, ``PRE_COMMIT_TO_REF``,
+    ``PRE_COMMIT_REMOTE_BRANCH``, ``PRE_COMMIT_FROM_REF``), or None when
+    the hook does not run under the framework."""
+    env = os.environ
+    local, to_ref = env.get("PRE_COMMIT_LOCAL_BRANCH", ""), env.get("PRE_COMMIT_TO_REF", "")
+    if not (local or to_ref):
+        return None
+    new = to_ref
+    if not new:
+        # The framework leaves TO_REF out when the push carries a root commit.
+        new = pl.git(["rev-parse", "--verify", "-q", f"{local}^{{commit}}"], cwd=cwd, keep=proc.KEEP_PUSH,
+                     ok_codes=(0, 1)).decode().strip()
+        if not new:
+            raise ValueError(f"the pre-commit framework names {local!r}, which is not a local commit")
+    # With a named remote every commit it lacks is judged; FROM_REF alone may
+    # be the first new commit's parent rather than the remote's tip.
+    old = ZERO_OID if remote else (env.get("PRE_COMMIT_FROM_REF") or ZERO_OID)
+    return RefUpdate(old, new, env.get("PRE_COMMIT_REMOTE_BRANCH") or local or "HEAD")
+
+
+def _warn_others(results: Sequence[tuple[RefUpdate, Sequence[Judged]]]) -> list[str]:
+    """Other local branches are not being pushed: what ftgate would refuse
+    there is said, and left to the push that carries them."""
+    bad = [update.ref.removeprefix("refs/heads/") for update, judged in results
+           if any(not j.verdict.allowed for j in judged)]
+    if not bad:
+        return []
+    return [f"ftgate: warning: not pushed now, but would be refused when pushed: {', '.join(bad)} "
+            "(`git push` them to see why)"]
 
 
 def _is_remote_name(name: str, cwd: str | None) -> bool:
@@ -65,16 +99,26 @@ def main(remote: str | None = None, *, all_branches: bool = False, stdin: TextIO
     stream = stream if stream is not None else sys.stderr
     if remote is None:
         remote = os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    named_count = None
     try:
-        if all_branches:
+        named_remote = _is_remote_name(remote, cwd)
+        named = framework_ref(cwd, remote if named_remote else "") if all_branches else None
+        if named is not None:
+            # Under the framework: refuse on the ref it names, warn about the rest.
+            others = [u for u in local_branches(cwd) if u.new != named.new]
+            updates, named_count = [named, *others], 1
+        elif all_branches:
             updates = local_branches(cwd)
         else:
             updates = parse_lines([line for line in stdin.read().splitlines() if line.strip()])
         results = judge_updates(updates, cwd=cwd, exclude_all=False, old_may_be_missing=True, keep=proc.KEEP_PUSH,
-                                exclude_remotes=remote if _is_remote_name(remote, cwd) else None)
+                                exclude_remotes=remote if named_remote else None)
     except (ValueError, pl.GitError) as err:
         stream.write(f"ftgate: pre-push could not judge the push: {err}\n")
         return 2
+    warnings: list[str] = []
+    if named_count is not None:
+        results, warnings = results[:named_count], _warn_others(results[named_count:])
     lines: list[str] = []
     ok = True
     for update, judged in results:
@@ -87,6 +131,7 @@ def main(remote: str | None = None, *, all_branches: bool = False, stdin: TextIO
     if not ok:
         lines.append("ftgate: push stopped before anything was sent. Fix the commits (git rebase -i) or finish "
                      "the ticket's gates first.")
+    lines += warnings
     if lines:
         stream.write("\n".join(lines) + "\n")
     return 0 if ok else 1

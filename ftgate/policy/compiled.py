@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # typing costs the hook a few ms at import
 
 NO_CONFIG = "none"
 # Bumped when what is cached changes shape (2: the config gained
-# stage5_evidence), so an entry written by older code is never read.
-CACHE_FORMAT = 2
+# stage5_evidence; 3: approvals), so an entry written by older code is never read.
+CACHE_FORMAT = 3
 
 
 @record(slots=True)
@@ -41,13 +41,18 @@ class Policy:
     # What the Stage 5 gate trusts when a change leaves Stage 5 ("verified"
     # or "report"), as ftgate.yaml's ``stage5_evidence`` says.
     stage5_evidence: str = "verified"
+    # ftgate.yaml's ``approvals`` block as plain data (transitions,
+    # allowed_signers, separate), or None when approvals are off.
+    approvals: dict[str, Any] | None = None
     # A push of many commits asks about the same paths again and again.
     _known: dict[str, bool] = field(default_factory=dict)
 
     def is_source(self, path: str) -> bool:
         known = self._known.get(path)
         if known is None:
-            known = self._known[path] = self.matcher.is_source(path)
+            # Who may approve is policy, like ftgate.yaml: changing it needs a ticket.
+            signers = self.approvals["allowed_signers"] if self.approvals else None
+            known = self._known[path] = path == signers or self.matcher.is_source(path)
         return known
 
 
@@ -92,7 +97,7 @@ def policy_from_data(data: dict[str, Any]) -> Policy | PolicyError:
     if not data.get("ok"):
         return PolicyError(str(data.get("error")), data.get("hint"))
     return Policy(SourceMatcher.from_json(data["matcher"]), data.get("untracked_source", "block"),
-                  data.get("ticket"), data.get("stage5_evidence", "verified"))
+                  data.get("ticket"), data.get("stage5_evidence", "verified"), data.get("approvals"))
 
 
 def load_policy(blob_id: str | None, read: Callable[[], bytes | None], cache: Cache,

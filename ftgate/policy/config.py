@@ -73,6 +73,36 @@ class WorktreeRules(BaseModel):
         return value
 
 
+Transition = Literal["unlock", "done", "waive", "reopen"]
+
+
+class ApprovalRules(BaseModel):
+    """Transitions that need a person's signed approval (off unless present)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    transitions: list[Transition] = Field(
+        default_factory=lambda: list[Transition](["unlock", "done"]), min_length=1,
+        description="The transitions that need an approval: unlock, done, waive, reopen.")
+    allowed_signers: str = Field(
+        default=".ftgate/allowed_signers", min_length=1,
+        description="The committed allowed-signers file (git's ssh format) naming who may approve, "
+                    "relative to the repository root. Changing it is a policy change.")
+    separate: bool = Field(
+        default=False,
+        description="The approver must not be the author of the source commits the approval covers.")
+
+    @field_validator("allowed_signers")
+    @classmethod
+    def _inside_repo(cls, value: str) -> str:
+        parts = value.split("/")
+        if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
+            raise ValueError("must be a plain relative path inside the repository, e.g. .ftgate/allowed_signers")
+        if parts[0] == "tickets":
+            raise ValueError("may not live under tickets/ (ticket folders are never policy)")
+        return value
+
+
 class Config(BaseModel):
     """The ``ftgate.yaml`` at the repository root."""
 
@@ -98,6 +128,11 @@ class Config(BaseModel):
                     "`report`: the hand-written training-validation-report.md alone, for teams whose "
                     "training runs elsewhere.",
     )
+
+    approvals: ApprovalRules | None = Field(
+        default=None,
+        description="Signed human approvals for chosen transitions (absent: off). "
+                    "Squash merges of finished tickets are accepted only with approvals on.")
 
     @cached_property
     def matcher(self) -> SourceMatcher:
@@ -191,4 +226,5 @@ def compile_policy(data: bytes | None, label: str = CONFIG_FILE) -> dict[str, An
     except FtgateError as err:
         return {"ok": False, "error": err.message, "hint": err.hint}
     return {"ok": True, "matcher": config.matcher.to_json(), "untracked_source": config.untracked_source,
-            "ticket": config.ticket, "stage5_evidence": config.stage5_evidence}
+            "ticket": config.ticket, "stage5_evidence": config.stage5_evidence,
+            "approvals": config.approvals.model_dump() if config.approvals is not None else None}

@@ -238,7 +238,8 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                               "an unreadable state blocks them)",
                               (summary.hint if summary and summary.hint else
                                f"fix the file so it reads unambiguously: ftgate validate {name}")))
-    elif not after.summary.source_edits_allowed:
+    elif not after.summary.source_edits_allowed and not _is_squash(ticket):
+        # (a squash's source is judged with its ticket by the transition check)
         summary = after.summary
         where = f"Stage {summary.stage} ({'Unlocked' if summary.unlocked else 'Locked'})"
         fix = _fix_for_locked(name, summary, staged=change.label.startswith("staged changes"))
@@ -246,8 +247,20 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
             reasons.append(Reason(c.path, "source-locked",
                                   f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
                                   f"(from {gov.source}) is at {where}", fix))
+    elif ticket is not None and ticket.approvals is not None:
+        from ftgate.policy.approvals import source_reasons
+
+        reasons += source_reasons(ticket, len(source))
     verdict.allowed = not reasons
     return verdict
+
+
+def _is_squash(ticket: TicketInput | None) -> bool:
+    if ticket is None or ticket.before.folder is not None:
+        return False  # the common case, decided without importing the approvals module
+    from ftgate.policy.approvals import is_squash
+
+    return is_squash(ticket)
 
 
 def _fix_for_locked(name: str, summary: StateSummary, *, staged: bool = True) -> str:

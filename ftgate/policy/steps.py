@@ -123,7 +123,18 @@ def _illegal(ticket: TicketInput, message: str, fix: str) -> Reason:
 
 
 def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
-    """Reasons the state edit in ``ticket`` is not one legal step, and notes."""
+    """Reasons the state edit in ``ticket`` is not one legal step (or lacks
+    the signed approval its policy asks for), and notes. A ticket arriving
+    already archived (a squash merge) is judged as a whole instead."""
+    from ftgate.policy import approvals
+
+    if approvals.is_squash(ticket):
+        return approvals.squash_reasons(ticket, lambda stage, state: _gate_findings(stage, ticket, state)), []
+    reasons, notes = _check_step(ticket)
+    return reasons + approvals.transition_reasons(ticket), notes
+
+
+def _check_step(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
     before, after = ticket.before, ticket.after
     name = ticket.name
     if after.folder is None:

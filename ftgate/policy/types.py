@@ -109,6 +109,50 @@ class TicketSide:
 
 
 @record(slots=True)
+class Found:
+    """One approval record (:mod:`ftgate.policy.approvals`) in the ticket folder, as the adapter read it: the
+    principal whose listed key signed it, or why it does not count."""
+
+    transition: str
+    principal: str | None = None
+    error: str | None = None
+    ticket: str | None = None
+    files: dict[str, str] | None = None
+    sources: dict[str, str | None] | None = None
+
+
+@record(slots=True)
+class ApprovalFacts:
+    """What the adapter gathered for one ticket of one change when the
+    policy in force has approvals on."""
+
+    required: list[str]
+    allowed_signers: str
+    separate: bool
+    # Principals listed in the allowed-signers file of the policy's tree
+    # (empty: the file is missing or lists nobody; ``signers_error`` says).
+    signers: list[str] = field(default_factory=list)
+    signers_error: str | None = None
+    # The ticket folder's files on the change's side (approvals left out).
+    files: dict[str, str] = field(default_factory=dict)
+    found: dict[str, Found] = field(default_factory=dict)
+    # Blob ids on the change's side of the source paths approvals name and of
+    # those the change itself touches (None: absent there).
+    tree: dict[str, str | None] = field(default_factory=dict)
+    # The source paths this change touches -> their new blob id (None: deleted).
+    changed_sources: dict[str, str | None] = field(default_factory=dict)
+    # The principal of a listed key that signed the commit (git's ssh
+    # signing), or why not; None for staged changes.
+    commit_signer: str | None = None
+    commit_signer_error: str | None = None
+    # Author email(s) of the change's commit(s).
+    authors: list[str] = field(default_factory=list)
+    # Staged changes: the commit is not made yet, so a commit signature
+    # cannot count here; the push and the server judge it.
+    staged: bool = False
+
+
+@record(slots=True)
 class TicketInput:
     name: str
     before: TicketSide
@@ -119,6 +163,9 @@ class TicketInput:
     # line each (None: the adapter did not run it, which refuses).
     stage5_evidence: str = "verified"
     evidence_findings: list[str] | None = None
+    # When the policy in force has approvals on: the approvals the adapter
+    # found and verified for this ticket (ftgate.policy.approvals).
+    approvals: ApprovalFacts | None = None
 
     @property
     def state_changed(self) -> bool:
@@ -167,6 +214,7 @@ class Verdict:
 
 if TYPE_CHECKING:
     from typing import Protocol
+
 
     class PolicyLike(Protocol):
         """The part of a policy decide() uses (``ftgate.policy.compiled.Policy``)."""

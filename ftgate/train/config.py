@@ -39,6 +39,9 @@ RUN_ID = re.compile(r"^RUN-\d{3,}$")
 
 Objective = Literal["sft", "dpo"]
 Strategy = Literal["full", "lora", "qlora"]
+# Experiment trackers that write to local files only: a run must not need a
+# server or a network, and its logs sit beside its outputs.
+LoggingBackend = Literal["none", "tensorboard", "mlflow"]
 DataFormat = Literal["messages", "prompt_completion", "preference"]
 Dtype = Literal["float32", "bfloat16", "float16", "auto"]
 
@@ -206,6 +209,11 @@ class RunConfig(_Section):
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     success_criteria: list[SuccessCriterion] = Field(default_factory=list)
+    logging: LoggingBackend = Field(
+        default="none",
+        description="Experiment log beside the run's outputs: tensorboard event files, "
+        "an mlflow file store (offline), or none.",
+    )
 
     _base_dir: Path = PrivateAttr(default_factory=Path.cwd)
     _source: Path | None = PrivateAttr(default=None)
@@ -406,6 +414,25 @@ def check_strategy_supported(config: RunConfig) -> None:
         )
 
 
+# The module each logging backend needs, and the package that provides it.
+_LOGGING_PACKAGES = {"tensorboard": ("tensorboard", "tensorboard"), "mlflow": ("mlflow", "mlflow-skinny")}
+
+
+def check_logging_supported(config: RunConfig) -> None:
+    """Refuse a tracker that is not installed before a run id is claimed, not after training."""
+    if config.logging == "none":
+        return
+    import importlib.util
+
+    module, package = _LOGGING_PACKAGES[config.logging]
+    if importlib.util.find_spec(module) is None:
+        where = f" in {config.source}" if config.source else ""
+        raise FtgateError(
+            f"`logging: {config.logging}`{where} needs the {package} package, which is not installed",
+            hint=f"pip install 'ftgate-workflow[logging]' (or {package}), or set `logging: none`",
+        )
+
+
 def trainer_kwargs(config: RunConfig, *, cuda: bool | None = None) -> dict[str, Any]:
     """Keyword arguments for TRL 1.x ``SFTConfig`` or ``DPOConfig``.
 
@@ -439,7 +466,7 @@ def trainer_kwargs(config: RunConfig, *, cuda: bool | None = None) -> dict[str, 
         "eval_strategy": "steps" if t.eval_steps else "no",
         "eval_steps": t.eval_steps,
         "activation_checkpointing": t.activation_checkpointing,
-        "report_to": "none",
+        "report_to": "none" if config.logging == "none" else [config.logging],
         # Our own truncation is the one the checks measured; TRL's keep_start
         # matches it, so its pass over the data is a no-op.
         "truncation_mode": "keep_start",

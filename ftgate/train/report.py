@@ -462,13 +462,16 @@ def reproducibility_line(run: Mapping[str, Any]) -> str:
     output = run.get("output") or {}
     env = run.get("environment") or {}
     versions = ", ".join(f"{k} {v}" for k, v in (env.get("versions") or {}).items())
+    # A run made elsewhere is not reproduced by `ftgate train`; say where it came from.
+    how = (f"attached with `ftgate evidence attach` from {cfg.get('path')}" if run.get("kind") == "attached"
+           else f"`ftgate train {cfg.get('path')}`")
     commit = str(git.get("commit") or "N/A (Non-Git)")[:12]
     dirty_flag = git.get("dirty")
     dirty = (
         "uncommitted changes" if dirty_flag is True else "clean tree" if dirty_flag is False else "tree state unknown"
     )
     return (
-        f"- {run.get('run_id')}: `ftgate train {cfg.get('path')}` at commit {commit} ({dirty}); "
+        f"- {run.get('run_id')}: {how} at commit {commit} ({dirty}); "
         f"source sha256 {str(source.get('hash', 'n/a'))[:12]}; config sha256 {str(cfg.get('sha256', ''))[:12]}; "
         f"manifest sha256 {str((inputs.get('manifest') or {}).get('sha256', ''))[:12]}; seed {run.get('seed')}; "
         f"weights {output.get('path')} (sha256 {str(output.get('sha256', ''))[:12]}); {versions}; "

@@ -32,6 +32,7 @@ from ftgate.evidence.schema import RunState, load_record
 from ftgate.train import evidence as ev
 from ftgate.train.config import (
     RunConfig,
+    check_logging_supported,
     check_strategy_supported,
     load_config,
     peft_config,
@@ -60,6 +61,7 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     config_path = Path(config_path)
     config = load_config(config_path)
     check_strategy_supported(config)
+    check_logging_supported(config)
     from ftgate.train.config import check_runnable
 
     check_runnable(config)
@@ -74,7 +76,12 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
 
     from accelerate import PartialState
 
-    state = PartialState()
+    from ftgate.train.config import cuda_available
+
+    # Without cpu=True a process started by torchrun on a machine without
+    # CUDA sets up no process group and believes it is alone: every rank
+    # would then claim its own run id. The trainer's arguments say the same.
+    state = PartialState(cpu=not cuda_available())
     main = state.is_main_process
     config_rel = ev.relpath(root, config_path)
 
@@ -214,7 +221,34 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
             **ev.python_info(),
         },
         "output": {"path": ev.relpath(root, out_dir / FINAL_DIR), "checkpoints": ev.relpath(root, out_dir)},
+        "logging": {"kind": config.logging,
+                    "path": ev.relpath(root, log_dir(config, out_dir)) if config.logging != "none" else None},
     }
+
+
+LOGS_DIR = "logs"
+
+
+def log_dir(config: RunConfig, out_dir: Path) -> Path:
+    """Where the experiment tracker writes: inside the run's output folder, one per run id."""
+    return out_dir / LOGS_DIR / config.logging
+
+
+def _point_tracker_at(config: RunConfig, out_dir: Path) -> None:
+    """Aim transformers' tracker callback at the run's own log folder.
+
+    The callbacks read their location from the environment only, and this
+    process is the run, so setting it here scopes it to the run. MLflow gets
+    a file store: no server, nothing leaves the machine.
+    """
+    if config.logging == "tensorboard":
+        os.environ["TENSORBOARD_LOGGING_DIR"] = str(log_dir(config, out_dir))
+    elif config.logging == "mlflow":
+        os.environ["MLFLOW_TRACKING_URI"] = log_dir(config, out_dir).resolve().as_uri()
+        os.environ["MLFLOW_EXPERIMENT_NAME"] = config.ticket
+        # MLflow 3 refuses the file store unless asked; a database backend
+        # would need a server or SQLAlchemy, and the point here is plain files.
+        os.environ["MLFLOW_ALLOW_FILE_STORE"] = "true"
 
 
 # ------------------------------------------------------------------ the run
@@ -434,6 +468,7 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
 
     kwargs = trainer_kwargs(config)
     kwargs["output_dir"] = str(out_dir)
+    _point_tracker_at(config, out_dir)
     kwargs["disable_tqdm"] = False
     from ftgate.train.config import model_load_kwargs
 
@@ -468,9 +503,20 @@ def _last_checkpoint(out_dir: Path) -> Path | None:
     found = []
     for path in out_dir.glob("checkpoint-*"):
         suffix = path.name.split("-", 1)[1]
-        if suffix.isdigit() and (path / "trainer_state.json").is_file():
+        if suffix.isdigit() and _complete_checkpoint(path):
             found.append((int(suffix), path))
     return max(found)[1] if found else None
+
+
+def _complete_checkpoint(path: Path) -> bool:
+    # A process killed while the trainer writes its state leaves the file
+    # present but cut short; resuming from it would crash, so such a
+    # checkpoint counts as never written and the one before it is used.
+    try:
+        state = json.loads((path / "trainer_state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and isinstance(state.get("global_step"), int)
 
 
 def _read_state(path: Path) -> RunState | None:

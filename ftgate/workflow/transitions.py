@@ -9,10 +9,12 @@ written.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ftgate.constants import STATE_FILE
 from ftgate.errors import FtgateError, GateRefused
 from ftgate.workflow import expectations as ex
 from ftgate.workflow import markdown as md
@@ -49,6 +51,19 @@ class Outcome:
     findings: list[Finding] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     changed: bool = True
+    # The commit that records this step (message), and the paths it needs
+    # staged beyond ``written``: the state on disk counts only once committed.
+    commit: str | None = None
+    stage_paths: list[str] = field(default_factory=list)
+
+    def commit_hint(self, prefix: str = "") -> str | None:
+        """``git add ... && git commit -m ...`` for this step, or None;
+        ``prefix`` leads from where the command runs to the ticket's root."""
+        paths = [*self.written, *(p for p in self.stage_paths if p not in self.written)]
+        if not self.commit or not paths:
+            return None
+        return (f"git add {' '.join(shlex.quote(prefix + p) for p in paths)} && "
+                f"git commit -m {shlex.quote(self.commit)}")
 
     @property
     def ok(self) -> bool:
@@ -145,6 +160,7 @@ def advance(ticket: Ticket, *, dry_run: bool = False, evidence: Stage5Evidence |
             outcome.written.append(f"{ticket.display}/{artifact}")
         if leaving_trigger:
             outcome.message += "; re-entry resolved"
+        outcome.commit = f"{ticket.name}: Stage {int(stage)} gate passed, now at Stage {int(target)}"
         return outcome
 
     return _mutate(ticket, change, dry_run=dry_run)
@@ -159,12 +175,16 @@ def unlock(ticket: Ticket) -> Outcome:
         if state.gate(Stage.PLAN) != GateStatus.PASS:
             raise GateRefused(f"the Stage 3 gate is `{state.gate(Stage.PLAN).value}`, it must be `Pass` to unlock",
                               hint="finish implementation-plan.md and walk the plan gate again")
+        commit = f"{ticket.name}: unlock source edits (Stage 4)"
         if state.permission == Permission.UNLOCKED:
-            return Outcome(ticket.name, "source edits are already unlocked", changed=False)
+            # A refused commit with an unlocked ticket on disk means the unlock is not staged or committed.
+            return Outcome(ticket.name, "source edits are already unlocked in the working tree; commits are "
+                           "judged on the staged state, so stage the state file if a commit is refused",
+                           changed=False, commit=commit, stage_paths=[f"{ticket.display}/{STATE_FILE}"])
         editor.set_token("codeeditpermission", Permission.UNLOCKED)
         _transition(editor, state, to="4", reason="Code edits unlocked (Stage 3 gate Pass)",
                     permission=Permission.UNLOCKED, evidence="implementation-plan.md")
-        return Outcome(ticket.name, "source edits unlocked (Stage 4)")
+        return Outcome(ticket.name, "source edits unlocked (Stage 4)", commit=commit)
 
     return _mutate(ticket, change)
 
