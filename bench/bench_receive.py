@@ -3,6 +3,7 @@
 run by itself, side by side.
 
     python bench/bench_receive.py [--commits 10000] [--runs 5]
+    python bench/bench_receive.py --large      # the scale case: 100,000 commits, one run
 
 Targets (issue 3): under 3 s, within 2x of the plumbing, a constant number
 of git processes whatever N (counted with GIT_TRACE2_EVENT), peak memory
@@ -74,7 +75,11 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--large", action="store_true",
+                        help="the scale case (issue 11): 100,000 commits, one run; memory must stay flat")
     args = parser.parse_args()
+    if args.large:
+        args.commits, args.runs = 100_000, 1
     repo, base, head = build(args.commits)
     # The server has `base` on main; the push moves main to `head`.
     repo.git("update-ref", "refs/heads/main", base)
@@ -98,8 +103,11 @@ def main() -> int:
     print(f"ftgate pre-receive median {m_ours:.2f} s  (ratio {m_ours / m_bare:.2f}x)")
     print(f"git processes: {small} for 10 commits, {large} for {args.commits}")
     print(f"peak child RSS  {peak_kb / 1024:.1f} MB")
-    ok = m_ours < 3 and m_ours <= 2 * m_bare and small == large and peak_kb < 200 * 1024
-    print("targets (<3 s, <=2x, constant processes, <200 MB):", "met" if ok else "NOT met")
+    # The 3 s bound is the 10,000-commit case's; at scale the bounds are the ratio and flat memory.
+    in_time = args.large or m_ours < 3
+    ok = in_time and m_ours <= 2 * m_bare and small == large and peak_kb < 200 * 1024
+    targets = "<=2x, constant processes, <200 MB" if args.large else "<3 s, <=2x, constant processes, <200 MB"
+    print(f"targets ({targets}):", "met" if ok else "NOT met")
     return 0 if ok else 1
 
 

@@ -53,9 +53,56 @@ class Parsed(Generic[Model]):
     issues: list[FieldIssue]
 
 
-def parse_yaml(text: str, label: str) -> Any:
-    """The data in ``text``; :class:`YamlSyntaxError` if it is not YAML."""
+class YamlRefused(YamlSyntaxError):
+    """YAML that ftgate will not load: anchors or aliases, deep nesting, or
+    more text than the caller reads."""
+
+    def __init__(self, label: str, line: int | None, problem: str, hint: str) -> None:
+        self.label, self.line, self.problem = label, line, problem
+        where = f"{label}:{line}" if line is not None else label
+        FtgateError.__init__(self, f"{where}: {problem}", hint=hint)
+
+
+#: Levels of nesting accepted; ftgate.yaml and run configs use three or four.
+MAX_NESTING = 16
+_OPENING = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+            yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)
+_CLOSING = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+
+
+def refuse_hostile(text: str, label: str, *, max_chars: int | None = None) -> None:
+    """Refuse what could crash or exhaust the loader, before anything is built.
+
+    ``ftgate.yaml`` is read inside the server hook from a pusher's commit: a
+    self-referencing alias made the loader recurse until it crashed, a few
+    hundred bytes of nested aliases expand to gigabytes, and every level of
+    nesting is a level of recursion. No ftgate file needs anchors, aliases
+    or deep nesting, so the token stream (linear, nothing constructed) is
+    checked first; ``max_chars`` caps the text."""
+    if max_chars is not None and len(text) > max_chars:
+        raise YamlRefused(label, None, f"the file is {len(text)} characters long, more than ftgate reads "
+                          f"({max_chars})", "keep the file to its settings; remove what is not configuration")
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENING):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise YamlRefused(label, token.start_mark.line + 1, f"nested more than {MAX_NESTING} levels deep",
+                                  "write the settings flat, as `ftgate config schema` shows them")
+        elif isinstance(token, _CLOSING):
+            depth -= 1
+        elif isinstance(token, (yaml.AnchorToken, yaml.AliasToken)):
+            kind = "an anchor" if isinstance(token, yaml.AnchorToken) else "an alias"
+            raise YamlRefused(label, token.start_mark.line + 1,
+                              f"YAML anchors and aliases (`&name`, `*name`) are not accepted; found {kind} "
+                              f"`{token.value}`", "write the value out in full where it is used")
+
+
+def parse_yaml(text: str, label: str, *, max_chars: int | None = None) -> Any:
+    """The data in ``text``; :class:`YamlSyntaxError` if it is not YAML,
+    :class:`YamlRefused` (a subclass) for what :func:`refuse_hostile` refuses."""
     try:
+        refuse_hostile(text, label, max_chars=max_chars)
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -37,6 +37,7 @@ def verify(ticket: str | None, as_json: bool) -> int:
             "closure": {k: {"decision": d, "run": r} for k, (d, r) in result.closure.items()},
             "findings": [f.as_dict() for f in result.findings],
             "notes": result.notes,
+            "signed": result.signed,
         }, indent=2))
     else:
         click.echo(render(result))
@@ -82,3 +83,25 @@ def attach(ticket: str | None, config: Path, generations: Path, metrics: Path, d
     for decision in recorded["criteria"]:
         click.echo(f"  {decision['id']}: {decision['decision']} ({decision['reason']})")
     return EXIT_OK if all(d["decision"] == "Passed" for d in recorded["criteria"]) else EXIT_FINDINGS
+
+
+@evidence.command("reeval")
+@click.argument("run", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--tolerance", default=None, type=click.FloatRange(0, 1),
+              help="Largest difference accepted between a recorded and a re-scored metric (default 0.02).")
+def reeval(run: Path, tolerance: float | None) -> int:
+    """Load RUN's saved weights, re-score its prepared held-out set, compare with metrics.json.
+
+    RUN is an evidence folder (tickets/.../evidence/RUN-001). Needs the
+    `train` extra and the weights on this machine. Exit 0 when every task
+    metric agrees within the tolerance, 1 otherwise.
+    """
+    from ftgate.cli.train_commands import _need_train_extra
+
+    _need_train_extra()
+    from ftgate.train.reeval import DEFAULT_TOLERANCE
+    from ftgate.train.reeval import reeval as run_reeval
+
+    result = run_reeval(run, tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance)
+    click.echo(result.render())
+    return EXIT_OK if result.ok else EXIT_FINDINGS

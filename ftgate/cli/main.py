@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "model": "ftgate.cli.train_commands:model",
     "data": "ftgate.cli.train_commands:data",
     "train": "ftgate.cli.train_commands:train",
+    "export": "ftgate.cli.train_commands:export",
     "evidence": "ftgate.cli.evidence_commands:evidence",
 }
 

@@ -189,3 +189,24 @@ def schema() -> int:
 
     click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
     return EXIT_OK
+
+
+# -- ftgate export ---------------------------------------------------------------
+
+
+@click.command("export")
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--merge", is_flag=True, help="Fold a LoRA adapter into the base weights.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write.")
+def export(run_dir: Path, merge: bool, out: Path) -> int:
+    """Write RUN's model (an evidence folder, e.g. tickets/in-progress/T/evidence/RUN-001) as safetensors.
+
+    The export's file hashes are recorded in RUN/export.json.
+    """
+    _need_train_extra()
+    from ftgate.train.export import EXPORT_JSON, export_run
+
+    entry = export_run(run_dir, out, merge=merge)
+    click.echo(f"exported {entry['run_id']} to {out} ({len(entry['files'])} files, sha256 {entry['sha256'][:12]})")
+    click.echo(f"hashes recorded in {Path(run_dir) / EXPORT_JSON}")
+    return EXIT_OK

@@ -404,7 +404,11 @@ def attached_findings(run_path: Path, run: Any, *, root: Path) -> list[tuple[str
         out.append((where, f"run.json says it lives at {recorded_path}, not {_rel(root, run_path)}",
                     "evidence moved between folders is refused; attach the run again"))
     commit = run.git.commit
-    if commit and rec._git(root, "cat-file", "-e", f"{commit}^{{commit}}") is None and \
+    # Only an object id reaches git: a forged value must not be read as an option or a revision expression.
+    if commit and not (len(commit) in (40, 64) and all(c in "0123456789abcdef" for c in commit)):
+        out.append((where, f"{folder} names commit {commit[:40]!r}, which is not an object id",
+                    "attach the run again with --commit set to a full commit id"))
+    elif commit and rec._git(root, "cat-file", "-e", f"{commit}^{{commit}}") is None and \
             rec.git_commit(root) is not None:
         out.append((where, f"{folder} names commit {commit[:12]}, which this repository does not have",
                     "push the commit the run trained from"))

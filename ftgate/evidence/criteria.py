@@ -50,6 +50,8 @@ BUILTIN_METRICS: frozenset[str] = frozenset(
         "eos_rate",
         "preference_accuracy",
         "reward_margin",
+        # GRPO: the mean summed reward of the held-out outputs.
+        "reward_mean",
     }
 )
 # Lower is better for these; the direction matters for a `min_delta`.

@@ -11,6 +11,9 @@ Layout, inside a ticket folder::
     evidence/RUN-001/samples.jsonl     held-out prompts with both models' outputs
     evidence/RUN-001/log_history.json  the trainer's log history
     evidence/RUN-001/loss.png          the same, drawn
+    evidence/RUN-001/generations.jsonl every held-out prompt, reference and both outputs
+    evidence/RUN-001/statement.json    in-toto Statement over all of the above
+    evidence/RUN-001/statement.json.sig  its SSH signature, when a key is configured
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from ftgate.errors import FtgateError
 from ftgate.hashing import sha256_file
 from ftgate.workflow.fileio import atomic_write_text
 
-SCHEMA_VERSION = 1
+# 2: bound to its ticket and folder, base weights hashed, every generation kept.
+SCHEMA_VERSION = 2
 EVIDENCE_DIR = "evidence"
 RUN_JSON = "run.json"
 METRICS_JSON = "metrics.json"
 SAMPLES_JSONL = "samples.jsonl"
 LOG_HISTORY_JSON = "log_history.json"
+GENERATIONS_JSONL = "generations.jsonl"
 LOSS_PNG = "loss.png"
 REPORT_FILE = "training-validation-report.md"
 REQUIREMENTS_FILE = "requirements.md"

@@ -101,6 +101,12 @@ class RunRecord(_Shape):
     planned_run: str | None = None
     purpose: str = ""
     ticket: str | None = None
+    # The run folder, repository-relative: evidence copied elsewhere says where it belongs.
+    run_path: str | None = None
+    # {source, path, weights_sha256} for local weights, {source, revision} for a pinned hub model.
+    base_model: dict[str, Any] | None = None
+    # sha256 of the baseline state a resumed run reused.
+    baseline_state: dict[str, Any] | None = None
     git: GitInfo = Field(default_factory=GitInfo)
     source: SourceInfo = Field(default_factory=SourceInfo)
     config: ConfigInfo = Field(default_factory=ConfigInfo)

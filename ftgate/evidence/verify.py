@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ from ftgate import hashing
 from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
 from ftgate.evidence.metrics import decide
+from ftgate.evidence.paths import EvidencePathError, confine, confine_file
 from ftgate.evidence.schema import DecisionRecord, MetricsRecord, RecordShapeError, RunRecord, load_record
+from ftgate.evidence.statement import STATEMENT_JSON, check_statement
+from ftgate.limits import EVIDENCE_TREE_MAX_BYTES
 from ftgate.workflow.findings import Finding
 
 _SC_TOKEN = re.compile(r"\bSC-\d{3,}\b")
@@ -33,6 +37,9 @@ _RUN_TOKEN = re.compile(r"\bRUN-\d{3,}\b")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 # The report prints 4 decimals; anything within rounding of that matches.
 NUMBER_TOLERANCE = 6e-5
+
+CONSISTENCY_ONLY = ("note: no evidence signers are configured (ftgate.yaml `evidence_signers`): this proves the "
+                    "evidence is consistent, not who produced it")
 
 _RERUN_HINT = "re-run the training (`ftgate train CONFIG`) so the evidence matches the current files"
 
@@ -65,6 +72,8 @@ class VerifyResult:
     notes: list[str]
     # SC id -> (decision, run id or None)
     closure: dict[str, tuple[str, str | None]]
+    # Whether trusted evidence signers are configured (ftgate.yaml `evidence_signers`).
+    signed: bool = False
 
     @property
     def ok(self) -> bool:
@@ -81,9 +90,10 @@ def _rel(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _resolve(root: Path, stored: str) -> Path:
-    p = Path(stored)
-    return p if p.is_absolute() else root / p
+def _resolve(root: Path, stored: object, *, label: str, key: str, folder: bool = False) -> Path:
+    """A path written in an evidence file, confined to the checkout
+    (:func:`ftgate.evidence.paths.confine`); raises EvidencePathError."""
+    return confine(root, stored, label=label, key=key, folder=folder, max_bytes=EVIDENCE_TREE_MAX_BYTES)
 
 
 class _Problems:
@@ -101,7 +111,10 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
     where = _rel(root, run_path / rec.RUN_JSON)
     problem = _Problems(check, where)
     try:
-        run = load_record(RunRecord, run_path / rec.RUN_JSON, where)
+        run = load_record(RunRecord, confine_file(root, run_path / rec.RUN_JSON, label=where), where)
+    except EvidencePathError as exc:
+        problem(exc.message, exc.hint)
+        return check
     except FileNotFoundError:
         problem("has no run.json, so nothing about it can be checked", "remove the folder or re-run")
         return check
@@ -119,17 +132,135 @@ def verify_run(run_path: Path, *, root: Path, current_sources: dict[str, str] | 
         # Not finished: nothing else about it can close a criterion.
         return check
 
-    _check_artifacts(run, run_path, root, problem)
-    _check_inputs(check, run, root, problem)
-    _check_sources(check, run, current_sources, problem)
-    _check_outputs(check, run, root)
-    _check_metrics(check, run_path, root, problem)
     from ftgate.evidence import attach
 
-    if attach.is_attached(run):
+    attached = attach.is_attached(run)
+    try:
+        if not attached:
+            # An attached run is bound and rescored by its own checks below.
+            _check_binding(run, run_path, root, problem)
+        _check_artifacts(run, run_path, root, problem)
+        _check_inputs(check, run, root, problem)
+        _check_sources(check, run, current_sources, problem)
+        if not attached:
+            _check_base_weights(check, run, root, problem)
+        _check_outputs(check, run, root)
+        _check_metrics(check, run_path, root, problem)
+        if check.metrics is not None and not attached:
+            _check_recomputed(check, run, run_path, root, problem)
+    except EvidencePathError as exc:
+        # A path that leaves the tree ends the run's check: what it would
+        # have hashed is never opened.
+        problem(exc.message, exc.hint)
+        return check
+    if attached:
         # A run made elsewhere: its numbers are recomputed from its recorded generations.
         check.problems.extend(attach.findings_for(run_path, run, root=root))
+    if (run_path / STATEMENT_JSON).is_file():
+        for message in check_statement(run_path, rec.read_json(run_path / rec.RUN_JSON)):
+            problem(f"{message}: the files are not the ones the run's statement lists",
+                    "evidence files are written by `ftgate train` only; restore them from git or re-run")
     return check
+
+
+def _check_binding(run: RunRecord, run_path: Path, root: Path, problem: _Problems) -> None:
+    """The record names its ticket and folder: evidence moved elsewhere proves nothing there."""
+    ticket = run_path.parent.parent.name
+    if run.ticket != ticket:
+        problem(f"run.json belongs to ticket {run.ticket!r}, but it sits in ticket {ticket!r}",
+                "evidence cannot be copied between tickets; run the training for this ticket")
+    stored = getattr(run, "run_path", None)
+    here = _rel(root, run_path)
+    if stored is None:
+        problem("run.json does not record its run folder (written before evidence was bound to its place)",
+                _RERUN_HINT)
+    elif _place(stored) != _place(here):
+        problem(f"run.json was written for {stored}, but it sits in {here}",
+                "evidence cannot be moved or copied between run folders; re-run")
+
+
+def _place(run_path: str) -> str:
+    # Archiving moves a ticket from in-progress/ to done/; it stays the same place.
+    return re.sub(r"(^|/)tickets/(?:in-progress|done)/", r"\1tickets/", run_path)
+
+
+def _check_base_weights(check: RunCheck, run: RunRecord, root: Path, problem: _Problems) -> None:
+    base = getattr(run, "base_model", None)
+    if not isinstance(base, dict):
+        problem("run.json records no base model", _RERUN_HINT)
+        return
+    stored, expected = base.get("path"), base.get("weights_sha256")
+    if not stored or not expected:
+        if base.get("revision"):
+            check.notes.append(f"{check.run_id}: base model {base.get('source')} pinned at revision "
+                               f"{base['revision']}; its weights were not checked here")
+        else:
+            problem("run.json records neither a base-weights hash nor a pinned revision", _RERUN_HINT)
+        return
+    path = _resolve(root, stored)
+    if not path.exists():
+        check.notes.append(f"{check.run_id}: base weights at {stored} not checked (not present here)")
+        return
+    from ftgate.evidence.weights import weights_hash
+
+    actual = weights_hash(path)
+    if actual != expected:
+        problem(f"the base model's weights at {stored} differ from the ones the run trained on "
+                f"(sha256 {expected[:12]} -> {actual[:12]})", _RERUN_HINT)
+
+
+def _check_recomputed(check: RunCheck, run: RunRecord, run_path: Path, root: Path, problem: _Problems) -> None:
+    """Every task metric and decision again from the raw outputs; the losses from the trainer's log."""
+    from ftgate.evidence import recompute as rc
+
+    metrics = check.metrics
+    assert metrics is not None
+    gen_path, log_path = run_path / rec.GENERATIONS_JSONL, run_path / rec.LOG_HISTORY_JSON
+    gen_rel, log_rel, met_rel = _rel(root, gen_path), _rel(root, log_path), _rel(root, run_path / rec.METRICS_JSON)
+    if not gen_path.is_file():
+        problem(f"{rec.GENERATIONS_JSONL} is missing, so no metric can be recomputed from raw outputs",
+                _RERUN_HINT, gen_rel)
+        return
+    try:
+        rows = rc.read_generations(gen_path, gen_rel)
+        history = rec.read_json(log_path) if log_path.is_file() else []
+    except FtgateError as exc:
+        problem(exc.message, _RERUN_HINT, gen_rel)
+        return
+    from ftgate.evidence.criteria import MetricSpec
+
+    specs = []
+    for name, spec in metrics.specs.items():
+        parsed = MetricSpec.model_validate(spec)
+        if parsed.kind == "function":
+            check.notes.append(f"{check.run_id}: {name} is a user function; not recomputed here")
+            continue
+        specs.append(parsed)
+    recomputed = rc.recompute_metrics(rows, specs, confidence=metrics.confidence or 0.95)
+    recorded = {"baseline": metrics.values(metrics.baseline), "result": metrics.values(metrics.result)}
+    found = rc.compare_metrics(recorded, recomputed, file=met_rel)
+    logged = rc.loss_from_history(history if isinstance(history, list) else [])
+    if not logged and any(k in metrics.result for k in ("eval_loss", "preference_accuracy")):
+        problem(f"{rec.LOG_HISTORY_JSON} logs no evaluation, so the loss metrics cannot be checked",
+                _RERUN_HINT, log_rel)
+    found += rc.compare_losses(recorded, logged, file=met_rel)
+    # Decide again from the raw sources' numbers, not from metrics.json's.
+    for key in ("baseline", "result"):
+        recorded[key].update(recomputed[key])
+        for name, loss in logged.get(key, {}).items():
+            if name in recorded[key]:
+                old = recorded[key][name]
+                recorded[key][name] = type(old)(old.name, loss, old.n, old.ci_low, old.ci_high, old.proportion)
+    for name, claimed in metrics.delta.items():
+        res, base = recorded["result"].get(name), recorded["baseline"].get(name)
+        if res is not None and base is not None and res.value is not None and base.value is not None \
+                and claimed is not None and abs((res.value - base.value) - claimed) > 1e-9 * max(1.0, abs(claimed)):
+            found.append(rc.Disagreement(met_rel, f"delta.{name}", claimed, res.value - base.value))
+    found += rc.redecide(metrics.criteria_config, recorded["baseline"], recorded["result"],
+                         {d.id: d.decision for d in metrics.criteria}, min_n=metrics.min_n, file=met_rel)
+    for item in found:
+        problem(item.message(), "metrics are recomputed from generations.jsonl and log_history.json; "
+                                "do not edit the evidence, re-run", item.file)
 
 
 def _check_artifacts(run: RunRecord, run_path: Path, root: Path, problem: _Problems) -> None:
@@ -137,7 +268,7 @@ def _check_artifacts(run: RunRecord, run_path: Path, root: Path, problem: _Probl
     if rec.METRICS_JSON not in artifacts:
         problem("run.json records no metrics.json hash; the run did not finish writing its evidence")
     for name, expected in artifacts.items():
-        path = run_path / name
+        path = confine(run_path, name, label=_rel(root, run_path / rec.RUN_JSON), key=f"artifacts.{name}")
         if not path.is_file():
             problem(f"{name} is missing from the evidence folder", _RERUN_HINT, _rel(root, path))
         elif hashing.sha256_file(path) != expected:
@@ -153,7 +284,17 @@ def _check_inputs(check: RunCheck, run: RunRecord, root: Path, problem: _Problem
         role, stored, expected = item.role, item.path, item.sha256
         if not stored or not expected:
             continue
-        path = _resolve(root, stored)
+        try:
+            path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key=f"inputs.{role}.path",
+                            folder=True)
+        except EvidencePathError as exc:
+            if item.tracked:
+                raise
+            # An untracked input may live outside the repository (a local
+            # base model); it is never opened, and says so, like an absent one.
+            check.notes.append(f"{check.run_id}: {role} {stored} was not opened ({exc.problem}); "
+                               "its hash was not checked")
+            continue
         if not path.exists():
             if item.tracked:
                 problem(f"{role} {stored} no longer exists", _RERUN_HINT)
@@ -195,7 +336,12 @@ def _check_outputs(check: RunCheck, run: RunRecord, root: Path) -> None:
     stored, expected = run.output.path, run.output.sha256
     if not stored or not expected:
         return
-    path = _resolve(root, stored)
+    try:
+        path = _resolve(root, stored, label=_rel(root, check.path / rec.RUN_JSON), key="output.path", folder=True)
+    except EvidencePathError as exc:
+        check.notes.append(f"{check.run_id}: weights at {stored} were not opened ({exc.problem}); "
+                           "their hash was not checked")
+        return
     if not path.exists():
         check.notes.append(f"{check.run_id}: weights at {stored} are not present here; their hash was not checked")
         return
@@ -211,8 +357,8 @@ def _check_outputs(check: RunCheck, run: RunRecord, root: Path) -> None:
 
 
 def _check_metrics(check: RunCheck, run_path: Path, root: Path, problem: _Problems) -> None:
-    path = run_path / rec.METRICS_JSON
-    where = _rel(root, path)
+    where = _rel(root, run_path / rec.METRICS_JSON)
+    path = confine_file(root, run_path / rec.METRICS_JSON, label=where)
     try:
         metrics = load_record(MetricsRecord, path, where)
     except FileNotFoundError:
@@ -261,16 +407,35 @@ def success_criteria_ids(requirements: Path) -> list[str]:
     return [sc for sc, _ in requirements_criteria(requirements)]
 
 
-def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResult:
-    """Every run checked on its own, then every success criterion closed by the latest run that decides it."""
+# A waiver's approval, when approvals are configured: (SC id, reason, report
+# line) -> a problem, or None when a valid signed approval exists.
+WaiverApproval = Callable[[str, str, int], str | None]
+
+
+def verify_ticket(ticket_path: Path, *, root: Path | None = None,
+                  waiver_approval: WaiverApproval | None = None) -> VerifyResult:
+    """Every run checked on its own, then every success criterion closed by the latest run that decides it.
+
+    ``waiver_approval`` is the approvals layer's hook: called for each
+    waived criterion that has a person's reason, its answer is a finding.
+    """
     ticket_path = ticket_path.resolve()
     root = (root or rec.find_repo_root(ticket_path)).resolve()
     current_sources = rec.source_hashes(root)
     checks = [verify_run(p, root=root, current_sources=current_sources) for p in rec.run_dirs(ticket_path)]
     findings: list[Finding] = []
     notes: list[str] = []
+    signers = _signers(root, findings)
     report_path = ticket_path / rec.REPORT_FILE
     report = _read_report(report_path, root, findings)
+    requirements = ticket_path / rec.REQUIREMENTS_FILE
+    stated = _stated(requirements)
+    for check in checks:
+        if check.status == rec.STATUS_COMPLETED:
+            if signers is not None:
+                _check_signed(check, signers, root)
+            if check.metrics is not None:
+                _check_against_requirements(check, stated, root)
 
     findings += _status_findings(checks, root, notes)
     if not any(c.status == rec.STATUS_COMPLETED for c in checks):
@@ -282,11 +447,11 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
                 "run `ftgate train CONFIG` with the ticket's config",
             )
         )
-    requirements = ticket_path / rec.REQUIREMENTS_FILE
     sc_ids = _declared_criteria(requirements, root, findings)
     completed = [c for c in checks if c.status == rec.STATUS_COMPLETED]
     closing = _Closure(
-        root=root, requirements=requirements, report_path=report_path, waived=report.waivers if report else {}
+        root=root, requirements=requirements, report_path=report_path, waived=report.waivers if report else {},
+        machine_reasons=_machine_reasons(checks), waiver_approval=waiver_approval,
     )
     for sc in sc_ids:
         closing.close(sc, completed)
@@ -294,7 +459,67 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None) -> VerifyResul
     findings += _run_problems(completed, closing.relied, bool(sc_ids), notes)
     if report is not None:
         findings.extend(_check_report(report, checks, root))
-    return VerifyResult(ticket_path, checks, findings, notes, closing.closure)
+    return VerifyResult(ticket_path, checks, findings, notes, closing.closure, signed=signers is not None)
+
+
+def _signers(root: Path, findings: list[Finding]) -> bytes | None:
+    from ftgate.constants import CONFIG_FILE
+    from ftgate.evidence.statement import load_signers
+    from ftgate.policy.config import load_config
+
+    try:
+        return load_signers(root, load_config(root).evidence_signers)
+    except FtgateError as exc:
+        # Fail closed: a trust list nobody can read trusts nobody.
+        findings.append(Finding(CONFIG_FILE, None, exc.message, exc.hint))
+        return b""
+
+
+def _check_signed(check: RunCheck, signers: bytes, root: Path) -> None:
+    from ftgate.evidence.statement import check_signature
+    from ftgate.sshsig import SignatureError
+
+    where = _rel(root, check.path / STATEMENT_JSON)
+    try:
+        principal = check_signature(check.path, signers)
+    except SignatureError as exc:
+        check.problems.append(Finding(where, None, f"{check.run_id}: evidence signature refused: {exc.message}",
+                                      exc.hint or "evidence must be signed by a key in evidence_signers"))
+        return
+    check.notes.append(f"{check.run_id}: signed by {principal}")
+
+
+def _stated(requirements: Path) -> dict[str, Any]:
+    from ftgate.workflow.stated_criteria import stated_criteria
+
+    if not requirements.is_file():
+        return {}
+    return stated_criteria(requirements.read_text(encoding="utf-8"), str(requirements))
+
+
+def _check_against_requirements(check: RunCheck, stated: dict[str, Any], root: Path) -> None:
+    """A run that decides an SC id on other terms than requirements.md states does not decide it."""
+    from ftgate.workflow.stated_criteria import config_disagreements
+
+    assert check.metrics is not None
+    configured: list[tuple[str, str, str | None, float | None, float | None]] = [
+        (c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
+        for c in check.metrics.criteria_config]
+    for message in config_disagreements(stated, configured):
+        check.problems.append(Finding(_rel(root, check.path / rec.METRICS_JSON), None, f"{check.run_id}: {message}",
+                                      "a criterion is changed in requirements.md at Stage 2 (a Requirement Gap "
+                                      "re-entry), never by a run config"))
+
+
+def _machine_reasons(checks: list[RunCheck]) -> dict[str, set[str]]:
+    """Every reason ftgate itself wrote for a criterion: a waiver citing one was not written by a person."""
+    out: dict[str, set[str]] = {}
+    for check in checks:
+        for decision in check.decisions().values():
+            for text in (decision.reason, decision.observed, f"{decision.observed}: {decision.reason}"):
+                if text.strip():
+                    out.setdefault(decision.id, set()).add(" ".join(text.split()))
+    return out
 
 
 def _status_findings(checks: list[RunCheck], root: Path, notes: list[str]) -> list[Finding]:
@@ -326,7 +551,13 @@ def _status_findings(checks: list[RunCheck], root: Path, notes: list[str]) -> li
     return findings
 
 
+
 def _declared_criteria(requirements: Path, root: Path, findings: list[Finding]) -> list[str]:
+    try:
+        confine_file(root, requirements, label=_rel(root, requirements))
+    except EvidencePathError as exc:
+        findings.append(Finding(_rel(root, requirements), None, exc.message, exc.hint))
+        return []
     if not requirements.is_file():
         findings.append(Finding(_rel(root, requirements), None, "requirements.md is missing; no criteria to close"))
         return []
@@ -346,6 +577,8 @@ class _Closure:
     requirements: Path
     report_path: Path
     waived: dict[str, tuple[str, int]]
+    machine_reasons: dict[str, set[str]] = field(default_factory=dict)
+    waiver_approval: WaiverApproval | None = None
     closure: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     relied: dict[str, RunCheck] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
@@ -401,6 +634,21 @@ class _Closure:
                     "write why it is waived in the row's Notes",
                 )
             )
+            return
+        if " ".join(reason.split()) in self.machine_reasons.get(sc, set()):
+            self.findings.append(
+                Finding(
+                    _rel(self.root, self.report_path),
+                    line,
+                    f"{sc} is Waived with ftgate's own measurement as its reason, not a reason a person wrote",
+                    "a waiver needs a person's reason in the row's Notes: why the criterion may stay unmet",
+                )
+            )
+            return
+        if self.waiver_approval is not None:
+            problem = self.waiver_approval(sc, reason, line)
+            if problem:
+                self.findings.append(Finding(_rel(self.root, self.report_path), line, f"{sc}: {problem}"))
 
 
 def _run_problems(
@@ -446,6 +694,11 @@ def _read_report(path: Path, root: Path, findings: list[Finding]) -> _Report | N
     from ftgate.workflow.markdown import parse
 
     rel = _rel(root, path)
+    try:
+        confine_file(root, path, label=rel)
+    except EvidencePathError as exc:
+        findings.append(Finding(rel, None, exc.message, exc.hint))
+        return None
     if not path.is_file():
         findings.append(
             Finding(rel, None, "training-validation-report.md is missing", "`ftgate train` creates and updates it")
@@ -571,6 +824,7 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
         sc_col = table.column("Success Criteria ID", "SC ID", "Success Criterion")
         dec_col = table.column("Decision", "Status")
         runs_col = table.column("Evidence Run(s)", "Evidence Runs", "Evidence Run", "Evidence")
+        obs_col = table.column("Observed Result", "Observed")
         for row in table.rows:
             sc_cell, dec_cell, runs_cell = row.get(sc_col), row.get(dec_col), row.get(runs_col)
             if not sc_cell or not dec_cell:
@@ -579,9 +833,20 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
             written = dec_cell.text.strip("` ")
             if not sc_match or written.lower() == "waived":
                 continue
+            obs_cell = row.get(obs_col)
             for run_id in _RUN_TOKEN.findall(runs_cell.text if runs_cell else ""):
                 check = by_id.get(run_id)
                 decision = check.decisions().get(sc_match.group(0)) if check else None
+                if decision and obs_cell is not None and not _observed_matches(obs_cell.text, decision):
+                    findings.append(
+                        Finding(
+                            report.rel,
+                            row.line,
+                            f"Success Criteria Closure's Observed Result for {sc_match.group(0)} reads "
+                            f"{obs_cell.text!r}, but {run_id}'s metrics.json observed {decision.observed!r}",
+                            "the report's numbers must be the evidence's; restore the cell from metrics.json",
+                        )
+                    )
                 if decision and written != decision.decision:
                     findings.append(
                         Finding(
@@ -592,6 +857,11 @@ def _check_report(report: _Report, checks: list[RunCheck], root: Path) -> list[F
                         )
                     )
     return findings
+
+
+def _observed_matches(cell: str, decision: DecisionRecord) -> bool:
+    # The cell starts with what the run observed; a person may append to it.
+    return " ".join(cell.split()).startswith(" ".join(decision.observed.split()))
 
 
 def _show(value: Any) -> str:
@@ -629,5 +899,7 @@ def render(result: VerifyResult, *, root: Path | None = None) -> str:
         lines.append(f"note: {note}")
     for finding in result.findings:
         lines.append(finding.render())
+    if not result.signed:
+        lines.append(CONSISTENCY_ONLY)
     lines.append("evidence: OK" if result.ok else f"evidence: {len(result.findings)} problem(s)")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import TextIO
 
+from ftgate.constants import CONFIG_FILE
 from ftgate.errors import FtgateError
 from ftgate.git import plumbing as pl
 from ftgate.git.history import new_commit_units
@@ -47,6 +48,12 @@ def default_branch_name() -> str | None:
 def judge_range(base: str, head: str, *, branch: str | None, cwd: str | None = None) -> list[Judged]:
     base_id, head_id = _resolve(base, cwd), _resolve(head, cwd)
     units = new_commit_units([head_id], [base_id], branch=branch, ref=None, cwd=cwd)
+    # The base is the target: each commit must pass its ftgate.yaml as well
+    # as its own parent's, as on the server.
+    hit = pl.batch_check([f"{base_id}:{CONFIG_FILE}"], cwd=cwd).get(f"{base_id}:{CONFIG_FILE}")
+    target = hit[0] if hit and hit[1] == "blob" else None
+    for unit in units:
+        unit.target_config, unit.targeted = target, True
     for unit in units:  # the adoption rule looks for a policy where the range lands
         unit.target = base_id
     return Judge(cwd=cwd).judge(units)

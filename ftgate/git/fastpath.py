@@ -73,7 +73,27 @@ def parse(args: Sequence[str]) -> HookCall:
 
 
 def run(call: HookCall) -> int:
-    """Run the hook ``call`` names; its exit status."""
+    """Run the hook ``call`` names, within the hook time budget; its exit
+    status. A hook that runs out of time refuses (fails closed): on the
+    server an accepted push is final, and a crafted input must not buy its
+    way in by making the hook slow."""
+    import sys
+
+    from ftgate.limits import HOOK_BUDGET_ENV, BudgetExhausted, hook_budget, time_budget
+
+    seconds = hook_budget()
+    try:
+        with time_budget(seconds, f"ftgate hook {call.hook}"):
+            return _run(call)
+    except BudgetExhausted as exc:
+        print(f"ftgate: refused: {exc}; nothing was accepted.\n"
+              f"  fix: push (or commit) fewer changes at a time; if this repository needs longer, the server's "
+              f"administrator can raise {HOOK_BUDGET_ENV} (seconds) in the hook's environment",
+              file=sys.stderr)
+        return 1
+
+
+def _run(call: HookCall) -> int:
     if call.hook == "pre-commit":
         from ftgate.git import precommit
 

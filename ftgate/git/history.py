@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from ftgate import proc
+from ftgate.constants import CONFIG_FILE
 from ftgate.git import plumbing as pl
 from ftgate.git.judge import Judge, Judged, Unit
 from ftgate.records import record
@@ -105,34 +106,71 @@ def new_commit_units(include: Sequence[str], exclude: Sequence[str], *, branch: 
 def judge_updates(updates: Sequence[RefUpdate], *, cwd: str | None = None, exclude_remotes: str | None = None,
                   exclude_all: bool = True, old_may_be_missing: bool = False,
                   keep: Collection[str] = proc.KEEP_NONE) -> list[tuple[RefUpdate, list[Judged]]]:
-    """Judge every commit each update brings that the repository (or, for
-    pre-push, the remote) does not have yet. Every ref is judged, not only
-    the first; a deleted ref brings nothing to judge."""
+    """Judge every commit each update brings to its ref. A deleted ref
+    brings nothing to judge.
+
+    On the server (``exclude_all``) that is what is new *to the ref*:
+    ``new --not old``, or for a new ref ``new --not <default branch>``; a
+    commit already accepted on another ref is judged again when it reaches
+    this one (by fast-forward or merge), because this ref's policy may be
+    stricter. Each commit must pass both its parent's ``ftgate.yaml`` and
+    the target's: the ref's current tip's, or for a new ref the default
+    branch's (``HEAD``). Before a push (pre-push) the remote's tip for the
+    ref and its remote-tracking branches are left out instead."""
     judge = Judge(cwd=cwd, keep=keep)
+    alive = [u for u in updates if not u.deleted]
+    head = None
+    if exclude_all and any(u.created for u in alive):
+        head = _resolve_commit("HEAD", cwd, keep)
+    tips: dict[int, str | None] = {}
+    for update in alive:
+        if not update.created and (not old_may_be_missing or _exists(update.old, cwd, keep)):
+            tips[id(update)] = update.old
+        else:
+            tips[id(update)] = head
+    config_names = [f"{tip}:{CONFIG_FILE}" for tip in tips.values() if tip]
+    found = pl.batch_check(config_names, cwd=cwd, keep=keep) if config_names else {}
     plan: list[tuple[RefUpdate, list[Unit]]] = []
     all_units: list[Unit] = []
-    seen: set[str] = set()
+    # A commit pushed to two refs is judged once per target policy and branch.
+    seen: set[tuple[str, str | None, str | None]] = set()
     for update in updates:
         if update.deleted:
             plan.append((update, []))
             continue
-        exclude = [] if update.created else [update.old]
-        if old_may_be_missing:
-            # pre-push: the remote's tip may be a commit we never fetched.
-            exclude = [e for e in exclude if _exists(e, cwd, keep)]
-        # A commit shared by two pushed refs is judged once, for the first.
+        tip = tips[id(update)]
+        if exclude_all:
+            exclude = [tip] if tip else []
+        else:
+            exclude = [tip] if tip and not update.created else []
+        hit = found.get(f"{tip}:{CONFIG_FILE}") if tip else None
+        target = hit[0] if hit and hit[1] == "blob" else None
         units = new_commit_units([update.new], exclude, branch=update.branch, ref=update.ref,
-                                 exclude_all=exclude_all, exclude_remotes=exclude_remotes, skip=seen,
-                                 cwd=cwd, keep=keep)
+                                 exclude_remotes=exclude_remotes, cwd=cwd, keep=keep)
+        kept = units
+        if len(alive) > 1:
+            kept = []
+            for unit in units:
+                key = (unit.after, target, update.branch)
+                if key not in seen:
+                    seen.add(key)
+                    kept.append(unit)
         # Where the units land, for the adoption rule (judge.Judge._adoption):
         # a new ref on the server lands beside its default branch.
-        target = update.old if not update.created else ("HEAD" if exclude_all else None)
-        for unit in units:
-            unit.target = target
-        plan.append((update, units))
-        all_units += units
+        landing = update.old if not update.created else ("HEAD" if exclude_all else None)
+        for unit in kept:
+            unit.target = landing
+            if tip is not None:
+                unit.target_config, unit.targeted = target, True
+        plan.append((update, kept))
+        all_units += kept
     judged = {id(j.unit): j for j in judge.judge(all_units)}
     return [(update, [judged[id(u)] for u in units]) for update, units in plan]
+
+
+def _resolve_commit(rev: str, cwd: str | None, keep: Collection[str]) -> str | None:
+    out = pl.git(["rev-parse", "-q", "--verify", f"{rev}^{{commit}}"], cwd=cwd, ok_codes=(0, 1, 128), keep=keep)
+    return out.decode("ascii", "replace").strip() or None
 
 
 def _exists(oid: str, cwd: str | None, keep: Collection[str]) -> bool:

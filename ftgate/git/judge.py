@@ -30,6 +30,7 @@ from ftgate.policy.decide import (
     IN_PROGRESS,
     STATE_FILE,
     TICKETS,
+    TICKETS_SLASH,
     Change,
     Needs,
     PathChange,
@@ -69,6 +70,11 @@ class Unit:
     # A merge's entries are diff-tree --cc's (paths that differ from every
     # parent), which do not say how its tree differs from the first parent.
     merge: bool = False
+    # The policy of the ref the unit lands on (its tip's ftgate.yaml blob,
+    # None for the defaults), when the door knows one: a commit must pass
+    # both it and its parent's, so a pusher cannot choose a looser policy.
+    target_config: str | None = None
+    targeted: bool = False
     # The tip of the ref the unit lands on (a push's old id, CI's base), when
     # it is not the unit's parent: an adoption commit must find no policy there.
     target: str | None = None
@@ -281,19 +287,32 @@ def _find_state(states: dict[str, str], name: str) -> tuple[str | None, str | No
     return None, None
 
 
+class _Judging:
+    """One policy a unit is judged under: the config as read (a
+    PolicyError when invalid), the policy that then judges (the defaults
+    for an invalid one), and where it comes from, for messages."""
+
+    __slots__ = ("effective", "policy", "where")
+
+    def __init__(self, policy: Policy | PolicyError, effective: Policy, where: str) -> None:
+        self.policy = policy
+        self.effective = effective
+        self.where = where
+
+
 if TYPE_CHECKING:
-    # One unit with its change and the policy that judges it (a PolicyError
-    # when the parent's config is invalid: the defaults judge, with a note).
-    _Result: TypeAlias = tuple[Unit, Change, Policy | PolicyError]
+    # One unit with its change and the policies that judge it: its parent's,
+    # and the target ref's when that is another.
+    _Result: TypeAlias = tuple[Unit, Change, list[_Judging]]
 
 
 class _Pending:
-    """A unit on its way to a verdict: its change, its policy, and what
-    that policy needs to know about it."""
+    """A unit on its way to a verdict: its change, its policies, and what
+    they need to know about it."""
 
     __slots__ = ("change", "need", "policy", "unit")
 
-    def __init__(self, unit: Unit, change: Change, policy: Policy | PolicyError, need: Needs) -> None:
+    def __init__(self, unit: Unit, change: Change, policy: list[_Judging], need: Needs) -> None:
         self.unit = unit
         self.change = change
         self.policy = policy
@@ -371,6 +390,7 @@ class Judge:
             for rev in (unit.after, unit.before):
                 if rev and len(rev) == 64:
                     self._oid_len = 64
+        self._size_ticket_files(units)
         plan = _Plan(units)
         named, resolved = self._round_anchors(plan)
         pending = self._policies_and_needs(plan, resolved)
@@ -382,11 +402,30 @@ class Judge:
         results = self._ticket_inputs(plan, pending, unit_names, states)
         self._load_transition_files(results)
         self._check_evidence(results)
-        if any(isinstance(policy, Policy) and policy.approvals for _, _, policy in results):
+        signed: list[tuple[Unit, Change, Policy | PolicyError]] = []
+        for unit, change, policies in results:
+            # The target's approvals when it asks for them (it is in force on
+            # the ref; the parent's could be the pusher's choice), else the parent's.
+            wanting = [one.effective for one in policies if one.effective.approvals]
+            if wanting:
+                signed.append((unit, change, wanting[-1]))
+        if signed:
             from ftgate.git.approvals import attach
 
-            attach(results, cwd=self.cwd, keep=self.keep)
+            attach(signed, cwd=self.cwd, keep=self.keep)
         return [self._verdict(one) for one in results]
+
+    def _size_ticket_files(self, units: list[Unit]) -> None:
+        """Sizes of the blobs changes write under ``tickets/``, for the
+        ticket-folder rule's caps: one git call for the whole batch, none
+        when no unit touches a ticket folder."""
+        oids = [e.new_oid for u in units for e in u.entries
+                if e.path.startswith(TICKETS_SLASH) and not pl.is_zero(e.new_oid)]
+        if not oids:
+            return
+        sizes = pl.object_sizes(oids, cwd=self.cwd, keep=self.keep)
+        for unit in units:
+            unit._changes = [e.change(sizes.get(e.new_oid)) for e in unit.entries]
 
     def _round_anchors(self, plan: _Plan) -> tuple[dict[str, None], dict[str, tuple[str, str] | None]]:
         """Round 1: each anchor's config, its tickets folder, and the state
@@ -420,17 +459,28 @@ class Judge:
             facts.config = hit[0] if hit and hit[1] == "blob" else None
         configs = plan.walk(_config_of, None, lambda before, unit: next_config(before, unit.entries))
         pending: list[_Pending] = []
-        by_config: dict[str | None, tuple[Policy | PolicyError, Policy]] = {}
-        for i, unit in enumerate(plan.units):
-            config = plan.before(configs, i, _config_of, None)
-            known = by_config.get(config)
+        by_config: dict[tuple[str | None, str], _Judging] = {}
+
+        def judging(config: str | None, where: str) -> _Judging:
+            known = by_config.get((config, where))
             if known is None:
                 policy = self._policy(config)
-                known = by_config[config] = (policy, policy if isinstance(policy, Policy)
-                                             else self._default_policy())
-            policy, effective = known
+                known = by_config[(config, where)] = _Judging(
+                    policy, policy if isinstance(policy, Policy) else self._default_policy(), where)
+            return known
+
+        for i, unit in enumerate(plan.units):
+            config = plan.before(configs, i, _config_of, None)
+            policies = [judging(config, "the parent's")]
+            if unit.targeted and unit.target_config != config:
+                policies.append(judging(unit.target_config, f"the target {unit.ref or 'base'}'s"))
             change = Change(unit.path_changes(), {}, unit.branch, unit.explicit_ticket, label=unit.label)
-            pending.append(_Pending(unit, change, policy, needs(change, effective)))
+            need = needs(change, policies[0].effective)
+            for extra in policies[1:]:
+                more = needs(change, extra.effective)
+                need = Needs(list(dict.fromkeys([*need.tickets, *more.tickets])),
+                             need.in_progress_listing or more.in_progress_listing)
+            pending.append(_Pending(unit, change, policies, need))
         return pending
 
     def _round_listings(self, plan: _Plan, resolved: dict[str, tuple[str, str] | None]) -> list[frozenset[str]]:
@@ -455,8 +505,8 @@ class Judge:
                 if in_progress is None:
                     in_progress = shown[id(listing)] = sorted(n for n in listing if not n.startswith("."))
                 one.change.in_progress = in_progress
-                if len(in_progress) == 1 and in_progress[0] not in names:
-                    names = [*names, in_progress[0]]
+                # The one of them the commit carries at Stage 4 Unlocked governs.
+                names = in_progress if not names else list(dict.fromkeys([*names, *in_progress]))
             if names:
                 names = [n for n in names if _usable(n)]
                 wanted.update(dict.fromkeys(names))
@@ -526,15 +576,31 @@ class Judge:
         return results
 
     def _verdict(self, result: _Result) -> Judged:
-        unit, change, policy = result
-        if isinstance(policy, PolicyError):
-            verdict = decide(change, self._default_policy())
-            verdict.notes.append(f"the parent's {CONFIG_FILE} is invalid ({policy.message}); "
+        """The unit passes only when every policy it is judged under allows
+        it; the reasons of all of them are reported, each once."""
+        unit, change, policies = result
+        verdict: Verdict | None = None
+        for one in policies:
+            got = decide(change, one.effective)
+            if isinstance(one.policy, PolicyError):
+                got.notes.append(f"{one.where} {CONFIG_FILE} is invalid ({one.policy.message}); "
                                  "judged with the default policy")
-        else:
-            verdict = decide(change, policy)
-            if not verdict.allowed:
-                verdict = self._adoption(unit, change, policy) or verdict
+            elif not got.allowed:
+                got = self._adoption(unit, change, one.policy) or got
+            if verdict is None:
+                verdict = got
+                continue
+            if not got.allowed:
+                seen = set(verdict.reasons)
+                verdict.reasons += [r for r in got.reasons if r not in seen]
+                verdict.notes.append(f"judged under {one.where} {CONFIG_FILE} as well as the parent's: a "
+                                     "commit must pass the policy of the ref it lands on")
+                verdict.allowed = False
+                if verdict.ticket is None:
+                    verdict.ticket, verdict.ticket_source = got.ticket, got.ticket_source
+                    verdict.source_paths = got.source_paths
+            verdict.notes += [n for n in got.notes if n not in verdict.notes]
+        assert verdict is not None
         return Judged(unit, verdict)
 
     def _adoption(self, unit: Unit, change: Change, policy: Policy) -> Verdict | None:
@@ -629,8 +695,10 @@ class Judge:
         """For a state edit that walks past Stage 5: the policy's
         ``stage5_evidence`` and, when ``verified``, the evidence check run
         on the unit's own tree (rare: once per ticket)."""
-        for unit, change, policy in results:
-            effective = policy if isinstance(policy, Policy) else self._default_policy()
+        for unit, change, policies in results:
+            # The strictest of the unit's policies: "verified" wins over "report".
+            modes = {one.effective.stage5_evidence for one in policies}
+            mode = "verified" if "verified" in modes else next(iter(modes))
             for name in state_changes(change.paths):
                 ticket = change.tickets.get(name)
                 if ticket is None or not ticket.state_changed or ticket.after.folder is None:
@@ -640,8 +708,8 @@ class Judge:
                     continue
                 if not old.stage <= 5 < new.stage:
                     continue
-                ticket.stage5_evidence = effective.stage5_evidence
-                if effective.stage5_evidence == "verified":
+                ticket.stage5_evidence = mode
+                if mode == "verified":
                     from ftgate.git.evidence_tree import evidence_findings
 
                     ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder,

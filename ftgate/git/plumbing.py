@@ -122,8 +122,8 @@ class RawEntry:
     old_oid: str
     new_oid: str
 
-    def change(self) -> PathChange:
-        return PathChange(self.status, self.path, self.old_path)
+    def change(self, size: int | None = None) -> PathChange:
+        return PathChange(self.status, self.path, self.old_path, self.new_mode, size)
 
 
 class RawParser:
@@ -231,6 +231,22 @@ def batch_check(names: Sequence[str], *, cwd: str | None = None,
         else:
             result[name] = None
     return result
+
+
+def object_sizes(oids: Sequence[str], *, cwd: str | None = None,
+                 keep: Collection[str] = proc.KEEP_NONE) -> dict[str, int]:
+    """Sizes in bytes of objects by id (missing ones left out), one process."""
+    unique = list(dict.fromkeys(oids))
+    if not unique:
+        return {}
+    out = git(["cat-file", "--batch-check=%(objectname) %(objectsize)"], cwd=cwd, keep=keep,
+              input=b"".join(o.encode() + b"\n" for o in unique))
+    sizes: dict[str, int] = {}
+    for line in out.decode("ascii", "replace").splitlines():
+        parts = line.split(" ")
+        if len(parts) == 2 and parts[1].isascii() and parts[1].isdigit():
+            sizes[parts[0]] = int(parts[1])
+    return sizes
 
 
 def read_objects(oids: Sequence[str], *, cwd: str | None = None,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TextIO
 
 from ftgate import proc
@@ -54,6 +54,43 @@ def parse_updates(lines: Sequence[str]) -> list[RefUpdate]:
             raise ValueError(f"unexpected hook input line {line!r}; expected '<old-id> <new-id> <ref>'")
         updates.append(RefUpdate(parts[0], parts[1], parts[2]))
     return updates
+
+
+REPLACE_PREFIX = "refs/replace/"
+
+
+def ref_refusals(updates: Sequence[RefUpdate], *, cwd: str | None = None,
+                 keep: Collection[str] = proc.KEEP_RECEIVE) -> dict[str, list[str]]:
+    """Refs the server refuses before judging any commit, with the lines
+    that say why (each names its rule).
+
+    ``refs/replace/*`` would let a pusher make git show a harmless commit
+    in place of another to every later reader that honours replacements;
+    ftgate's own calls ignore them, but nothing else on the server does, so
+    they are not taken at all. A ref whose object, once tags are peeled, is
+    not a commit (a tag of a tree or a blob) carries content no commit
+    judgment ever sees."""
+    out: dict[str, list[str]] = {}
+    alive = [u for u in updates if not u.deleted]
+    for update in alive:
+        if update.ref.startswith(REPLACE_PREFIX):
+            out.setdefault(update.ref, []).extend((
+                f"ftgate: {update.ref}: refused [replace-ref]: replacement refs make git show one object in "
+                "place of another, so this server does not accept them",
+                "    fix: push the commit itself instead of a replacement for it"))
+    names = [f"{u.new}^{{}}" for u in alive if u.ref not in out]
+    kinds = pl.batch_check(names, cwd=cwd, keep=keep) if names else {}
+    for update in alive:
+        if update.ref in out:
+            continue
+        hit = kinds.get(f"{update.new}^{{}}")
+        kind = hit[1] if hit else "missing object"
+        if kind != "commit":
+            out.setdefault(update.ref, []).extend((
+                f"ftgate: {update.ref}: refused [ref-not-commit]: it points at a {kind}, not a commit, so "
+                "no commit judgment would ever see its content",
+                "    fix: tag or push a commit (git tag NAME COMMIT)"))
+    return out
 
 
 def _emit(lines: list[str], stream: TextIO) -> None:
@@ -88,12 +125,14 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
     stream = stream if stream is not None else sys.stderr
     try:
         updates = parse_updates([line for line in stdin.read().splitlines() if line.strip()])
-        results = judge_updates(updates, cwd=cwd, keep=proc.KEEP_RECEIVE)
+        refused = ref_refusals(updates, cwd=cwd)
+        results = judge_updates([u for u in updates if u.ref not in refused], cwd=cwd, keep=proc.KEEP_RECEIVE)
     except (ValueError, pl.GitError) as err:
         _emit([f"ftgate: pre-receive could not judge the push: {err}"], stream)
         return 2
     verbose = "ftgate.verbose" in push_options()
-    ok = _report(results, verbose=verbose, stream=stream)
+    _emit([line for lines in refused.values() for line in lines], stream)
+    ok = _report(results, verbose=verbose, stream=stream) and not refused
     if not ok:
         _emit(["ftgate: push refused; nothing was updated"], stream)
     return 0 if ok else 1
@@ -102,8 +141,12 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
 def update(ref: str, old: str, new: str, *, stream: TextIO | None = None, cwd: str | None = None) -> int:
     stream = stream if stream is not None else sys.stderr
     try:
+        refused = ref_refusals([RefUpdate(old, new, ref)], cwd=cwd)
+        if refused:
+            _emit(refused[ref], stream)
+            return 1
         results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd, keep=proc.KEEP_RECEIVE)
-    except pl.GitError as err:
+    except (ValueError, pl.GitError) as err:
         _emit([f"ftgate: update hook could not judge {ref}: {err}"], stream)
         return 2
     verbose = "ftgate.verbose" in push_options()

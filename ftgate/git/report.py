@@ -20,14 +20,15 @@ def under_gitlab() -> bool:
 
 
 # Rules whose message already starts with the changed path.
-_PATH_IN_MESSAGE = {"source-locked", "no-ticket"}
+_PATH_IN_MESSAGE = {"source-locked", "no-ticket", "unlock-not-committed"}
 
 
 def reason_text(reason: Reason) -> list[str]:
     message = reason.message
     if reason.rule not in _PATH_IN_MESSAGE and reason.path and not message.startswith(reason.path):
         message = f"{show_path(reason.path)}: {message}"
-    return [f"- {message}", f"    fix: {reason.fix}"]
+    # The rule's name ends the line, so a refusal can be looked up and grepped.
+    return [f"- {message} [{reason.rule}]", f"    fix: {reason.fix}"]
 
 
 def render(judged: Sequence[Judged], *, header: str | None = None, show_ok: bool = False) -> list[str]:

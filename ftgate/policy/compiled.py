@@ -26,9 +26,10 @@ if TYPE_CHECKING:  # typing costs the hook a few ms at import
     from typing import Any
 
 NO_CONFIG = "none"
-# Bumped when what is cached changes shape (2: the config gained
-# stage5_evidence; 3: approvals), so an entry written by older code is never read.
-CACHE_FORMAT = 3
+# Bumped when what is cached changes shape or meaning (2: the config gained
+# stage5_evidence; 3: approvals; 4: default excludes anchored, file globs
+# match files only), so an entry written by older code is never read.
+CACHE_FORMAT = 4
 
 
 @record(slots=True)

@@ -21,17 +21,23 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ftgate.errors import FtgateError
+from ftgate.limits import CONFIG_FILE_MAX_BYTES
 from ftgate.policy.paths import CONFIG_FILE, CompiledList, SourceMatcher
 
-DEFAULT_EXCLUDE: tuple[str, ...] = ("*.md", "*.rst", "docs/")
+# Anchored at the root, and file globs name files: `train/docs/loader.py` is
+# source, and so is the content of a folder that happens to be named `x.md`.
+DEFAULT_EXCLUDE: tuple[str, ...] = ("*.md", "*.rst", "/docs/")
 
 
 class SourceRules(BaseModel):
     """Which paths are source code. Patterns are gitignore-style (``*.md``,
-    ``docs/``, ``/build``, ``src/**/gen_*.py``, ``!keep.md``); within a list
+    ``/docs/``, ``/build``, ``src/**/gen_*.py``, ``!keep.md``); within a list
     the last matching pattern wins. A path is source when ``include``
-    matches it and ``exclude`` does not. Ticket folders (``tickets/``) are
-    never source and ``ftgate.yaml`` always is, whatever these say."""
+    matches it and ``exclude`` does not. One difference from gitignore: a
+    pattern whose last part is a glob (``*.md``, ``gen_*.py``) matches files
+    only, never the contents of a folder with such a name. Ticket folders
+    (``tickets/``) are never source and ``ftgate.yaml`` always is, whatever
+    these say."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -128,6 +134,18 @@ class Config(BaseModel):
                     "`report`: the hand-written training-validation-report.md alone, for teams whose "
                     "training runs elsewhere.",
     )
+    evidence_signers: str | None = Field(
+        default=None,
+        description="An allowed_signers file (git's format, repository-relative) of keys trusted to sign "
+                    "training evidence. When set, `ftgate evidence verify`, the Stage 5 gate, the server hook "
+                    "and `ftgate ci` refuse evidence that is unsigned or signed by a key not listed.",
+    )
+    evidence_signing_key: str | None = Field(
+        default=None,
+        description="The SSH key `ftgate train` signs evidence with (a private key file, or its .pub with the "
+                    "key in ssh-agent); `~` is expanded. FTGATE_EVIDENCE_SIGNING_KEY overrides it, which is "
+                    "how a CI runner supplies its own key.",
+    )
 
     approvals: ApprovalRules | None = Field(
         default=None,
@@ -145,6 +163,20 @@ class Config(BaseModel):
         return self.matcher.is_source(path)
 
 
+# pathspec ends a pattern that may name a folder with this: the name itself,
+# or anything below it.
+_FOLDER_TAIL = "(?:(?P<ps_d>/)|$)"
+
+
+def _files_only(pattern: str, regex: str) -> str:
+    """A glob in the last part of a pattern names files: `*.md` must not turn
+    a folder named `notes.md/` and the code inside it into documentation."""
+    last = pattern.rstrip().rsplit("/", 1)[-1]
+    if pattern.rstrip().endswith("/") or not any(ch in last for ch in "*?[") or not regex.endswith(_FOLDER_TAIL):
+        return regex
+    return regex[: -len(_FOLDER_TAIL)] + "$"
+
+
 def compile_patterns(patterns: list[str], key: str) -> CompiledList:
     from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
@@ -156,7 +188,7 @@ def compile_patterns(patterns: list[str], key: str) -> CompiledList:
             raise FtgateError(f"{CONFIG_FILE}: {key}[{index}] {pattern!r} is not a valid pattern ({exc})",
                               hint="use gitignore syntax, e.g. `*.md`, `docs/`, `/build`") from None
         if regex is not None:
-            out.append((regex, bool(positive)))
+            out.append((_files_only(pattern, regex), bool(positive)))
     return tuple(out)
 
 
@@ -169,10 +201,11 @@ def parse_config(text: str, label: str = CONFIG_FILE) -> Config:
     from ftgate.yamlmodel import YamlSyntaxError, parse_yaml, validate
 
     try:
-        data = parse_yaml(text, label)
+        data = parse_yaml(text, label, max_chars=CONFIG_FILE_MAX_BYTES)
     except YamlSyntaxError as exc:
         raise FtgateError(exc.message,
-                          hint="fix the syntax; `ftgate config schema` prints what the file may hold") from None
+                          hint=exc.hint or "fix the syntax; `ftgate config schema` prints what the file may hold"
+                          ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -28,6 +28,7 @@ from ftgate.constants import (
     TICKETS,
     TICKETS_SLASH,
 )
+from ftgate.policy.ticketfiles import ticket_file_reasons
 from ftgate.policy.types import (
     STATUS_WORDS,
     Change,
@@ -42,6 +43,7 @@ from ftgate.policy.types import (
     show_path,
 )
 from ftgate.records import record
+from ftgate.ticketname import name_problem
 
 # The adapters import the input types and shared names from here too; the
 # types themselves live in ftgate.policy.types so steps need not import decide.
@@ -114,6 +116,25 @@ def state_changes(paths: Sequence[PathChange]) -> list[str]:
     return list(names)
 
 
+def layout_problem(path: str) -> str | None:
+    """Why a path under ``tickets/`` is not where a ticket's file may be:
+    every ``workflow-state.md`` at any depth is a state file, and it counts
+    only as ``tickets/<in-progress|done>/<name>/workflow-state.md`` with a
+    valid name; a ticket folder must have a valid name too. None: fine."""
+    if not path.startswith(TICKETS_SLASH):
+        return None
+    parts = path.split("/")
+    in_ticket = len(parts) >= 4 and parts[1] in (IN_PROGRESS, DONE)
+    if in_ticket:
+        problem = name_problem(parts[2])
+        if problem is not None:
+            return f"the ticket folder name {parts[2]!r} {problem}"
+    if parts[-1] == STATE_FILE and not (in_ticket and len(parts) == 4):
+        return (f"a {STATE_FILE} belongs directly in tickets/{IN_PROGRESS}/<name>/ or tickets/{DONE}/<name>/; "
+                "a state file anywhere else (a nested ticket folder) is refused")
+    return None
+
+
 @record(slots=True)
 class Governing:
     ticket: str | None
@@ -121,27 +142,56 @@ class Governing:
     problem: str | None = None
 
 
+def _named(name: str, source: str) -> Governing:
+    problem = name_problem(name)
+    if problem is not None:
+        return Governing(None, source, f"the ticket name {name!r} from {source} {problem}")
+    return Governing(name, source)
+
+
 def governing_ticket(change: Change, policy: PolicyLike) -> Governing:
-    """Which ticket a change belongs to: named outright, else the branch
-    ``codex/<name>``, else the single ticket whose folder the change touches,
-    else the config's ``ticket``, else the only ticket in progress."""
+    """Which ticket a change belongs to, from the change itself: named
+    outright, else the branch ``codex/<name>``, else the single ticket whose
+    folder the change touches, else the config's ``ticket``, else the one
+    ticket in progress that the commit's own tree carries at Stage 4
+    Unlocked (when the adapter loaded the tickets in progress). Being the
+    only ticket in progress no longer governs by itself: such a ticket is
+    named only when it is locked, so that the refusal says where it
+    stands. A name that
+    is not a valid ticket name governs nothing: ``codex/a/b`` would point
+    one folder deeper than any state file is looked for."""
     if change.explicit_ticket:
-        return Governing(change.explicit_ticket, "FTGATE_TICKET")
+        return _named(change.explicit_ticket, "FTGATE_TICKET")
     if change.branch and change.branch.startswith(BRANCH_PREFIX) and len(change.branch) > len(BRANCH_PREFIX):
-        return Governing(change.branch[len(BRANCH_PREFIX):], f"branch {change.branch}")
+        return _named(change.branch[len(BRANCH_PREFIX):], f"branch {change.branch}")
     touched = touched_tickets(change.paths)
     if len(touched) == 1:
-        return Governing(touched[0], "the ticket folder this change touches")
+        return _named(touched[0], "the ticket folder this change touches")
     if policy.ticket:
-        return Governing(policy.ticket, "ftgate.yaml `ticket`")
+        return _named(policy.ticket, "ftgate.yaml `ticket`")
     if len(touched) > 1:
         return Governing(None, "", f"the change touches several ticket folders ({', '.join(sorted(touched))})")
-    if change.in_progress is not None:
+    if change.in_progress:
+        unlocked = []
+        tickets = change.tickets
+        if tickets:
+            for name in change.in_progress:
+                ticket = tickets.get(name)
+                summary = ticket.after.summary if ticket is not None else None
+                if summary is not None and summary.source_edits_allowed and name_problem(name) is None:
+                    unlocked.append(name)
+        if len(unlocked) == 1:
+            return Governing(unlocked[0], "the ticket this commit carries at Stage 4 Unlocked")
+        if len(unlocked) > 1:
+            return Governing(None, "", "several tickets are at Stage 4 Unlocked ("
+                             + ", ".join(sorted(unlocked)) + ") and nothing says which one this is")
         if len(change.in_progress) == 1:
-            return Governing(change.in_progress[0], "the only ticket in progress")
-        if len(change.in_progress) > 1:
-            return Governing(None, "", "several tickets are in progress ("
-                             + ", ".join(sorted(change.in_progress)) + ") and nothing says which one this is")
+            # Locked (or not loaded yet): naming it only makes the refusal
+            # say where the ticket stands; a locked ticket allows nothing.
+            return Governing(change.in_progress[0], "the only ticket in progress, which is not at Stage 4 Unlocked"
+                             if change.in_progress[0] in change.tickets else "the only ticket in progress")
+        return Governing(None, "", "several tickets are in progress (" + ", ".join(sorted(change.in_progress))
+                         + ") and none of them is at Stage 4 Unlocked in this change")
     return Governing(None, "", None)
 
 
@@ -177,6 +227,16 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
         reasons.append(Reason(CONFIG_FILE, "config-invalid", change.config_error,
                               change.config_hint or "fix the file; `ftgate config schema` prints what it may hold"))
 
+    reasons += ticket_file_reasons(change.paths)
+    for path_change in change.paths:
+        if path_change.status == "D" or not path_change.path.startswith(TICKETS_SLASH):
+            continue
+        problem = layout_problem(path_change.path)
+        if problem is not None:
+            reasons.append(Reason(path_change.path, "ticket-layout", f"{show_path(path_change.path)}: {problem}",
+                                  "keep each ticket in tickets/in-progress/<name>/ with a name of lowercase "
+                                  "letters, digits, `.`, `_` and `-`"))
+
     changed_states = state_changes(change.paths)
     if changed_states:
         from ftgate.policy.steps import check_transition
@@ -206,7 +266,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                          "(untracked_source: allow)")
         else:
             why = gov.problem or "no ticket governs it (no codex/<ticket> branch, no ticket folder in the change, " \
-                                 "no `ticket` in ftgate.yaml, no ticket in progress)"
+                                 "no `ticket` in ftgate.yaml, no ticket in progress at Stage 4 Unlocked)"
             fix = ("name the ticket: work on branch codex/<ticket> or set FTGATE_TICKET=<ticket>"
                    if gov.problem else
                    "start a ticket and walk it to Stage 4: ftgate ticket new NAME (then ftgate advance ... "
@@ -238,6 +298,12 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                               "an unreadable state blocks them)",
                               (summary.hint if summary and summary.hint else
                                f"fix the file so it reads unambiguously: ftgate validate {name}")))
+    elif after.folder.startswith(f"{TICKETS}/{DONE}/") and not _is_squash(ticket):
+        reasons.append(Reason(after.state_path or "", "ticket-archived",
+                              f"ticket {name!r} (from {gov.source}) is archived in {after.folder}; an archived "
+                              f"ticket governs no source change",
+                              f"reopen it (ftgate reopen {name} --stage 4), walk to Stage 4 and unlock it, "
+                              "or start a new ticket"))
     elif not after.summary.source_edits_allowed and not _is_squash(ticket):
         # (a squash's source is judged with its ticket by the transition check)
         summary = after.summary
@@ -247,12 +313,26 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
             reasons.append(Reason(c.path, "source-locked",
                                   f"{c.describe()}: source may change only at Stage 4 Unlocked; ticket {name!r} "
                                   f"(from {gov.source}) is at {where}", fix))
+    elif not _unlocked_before(ticket) and not _is_squash(ticket):
+        more = f" (and {len(source) - 1} more)" if len(source) > 1 else ""
+        reasons.append(Reason(source[0].path, "unlock-not-committed",
+                              f"{source[0].describe()}{more}: ticket {name!r} is not at Stage 4 Unlocked in the "
+                              "parent of this change: the unlock must be committed on its own before any source "
+                              "change",
+                              f"commit the unlock first (ftgate unlock {name}; git commit), then the source "
+                              "change in a later commit"))
     elif ticket is not None and ticket.approvals is not None:
         from ftgate.policy.approvals import source_reasons
 
         reasons += source_reasons(ticket, len(source))
     verdict.allowed = not reasons
     return verdict
+
+
+def _unlocked_before(ticket: TicketInput | None) -> bool:
+    if ticket is None or ticket.before.folder is None or ticket.before.summary is None:
+        return False
+    return ticket.before.folder == ticket.after.folder and ticket.before.summary.source_edits_allowed
 
 
 def _is_squash(ticket: TicketInput | None) -> bool:

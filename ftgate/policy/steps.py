@@ -12,12 +12,17 @@ of the same commit:
   passes on the commit's files and is recorded ``Pass`` in the new state;
   leaving Stage 5 also needs the training evidence in the commit's own tree
   to verify (unless ftgate.yaml says ``stage5_evidence: report``);
-* a re-entry the matrix allows, landing locked on the path's first stage;
+* a re-entry the matrix allows, landing locked on the path's first stage
+  (the unlock comes in a later commit);
 * unlock only at Stage 4, with the Stage 3 gate ``Pass`` and the plan gate
   passing on the commit's files (a lock may come with any step; an unlock
-  may come with the step that reaches Stage 4);
-* a new ticket starts at Stage 0 (or one step past it), locked;
-* an archived ticket may be reopened, locked.
+  may come with the step that reaches Stage 4, but never with a source
+  change: decide() wants the unlock in the parent commit too);
+* a new ticket is born at Stage 0, locked, in ``tickets/in-progress/``;
+* a state file is never deleted: only archived (moved to ``done/``) from
+  Stage 8 with its gate passing, and an archive never changes after;
+* a reopen brings back only a legal archive, locked, at the stage its
+  transition row names.
 
 So editing ``Current Stage: 1`` into ``4`` and ``Locked`` into ``Unlocked``
 by hand is refused, with the rule that was skipped.
@@ -122,6 +127,10 @@ def _illegal(ticket: TicketInput, message: str, fix: str) -> Reason:
     return Reason(_label(ticket.after), "illegal-transition", f"ticket {ticket.name!r}: {message}", fix)
 
 
+def _in(folder: str | None, where: str) -> bool:
+    return folder is not None and folder.startswith(f"{TICKETS}/{where}/")
+
+
 def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
     """Reasons the state edit in ``ticket`` is not one legal step (or lacks
     the signed approval its policy asks for), and notes. A ticket arriving
@@ -135,48 +144,53 @@ def check_transition(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
 
 
 def _check_step(ticket: TicketInput) -> tuple[list[Reason], list[str]]:
+    """The state history is append-only: a ticket is born at Stage 0 Locked,
+    its state file is never deleted (archiving moves it to ``done/``), an
+    archived state never changes, and a reopen brings back only a ticket
+    whose archive was legal."""
     before, after = ticket.before, ticket.after
     name = ticket.name
     if after.folder is None:
-        return [], [(f"ticket {name!r}: {before.state_path} is deleted by this change; "
-                     "source changes stay blocked until the ticket has a readable state again")]
+        return [Reason(before.state_path or STATE_FILE, "state-deleted",
+                       f"ticket {name!r}: {before.state_path} is deleted by this change; a ticket's state is "
+                       "append-only history, and only archiving (a move to tickets/done/) may take it out of "
+                       "tickets/in-progress/",
+                       f"restore the file; finish the ticket with `ftgate done {name}` to archive it")], []
     new_state, error, hint = _read(after)
     if new_state is None:
         return [Reason(_label(after), "state-unreadable", error or "unreadable",
                        hint or f"fix the file so it reads unambiguously: ftgate validate {name}")], []
 
-    reopened = (before.folder is not None and before.folder.startswith(f"{TICKETS}/{DONE}/")
-                and after.folder.startswith(f"{TICKETS}/{IN_PROGRESS}/"))
-    if reopened:
-        if new_state.permission == Permission.UNLOCKED:
-            return [_illegal(ticket, "a reopened ticket must start locked",
-                             f"reopen it with `ftgate reopen {name}`, then walk to Stage 4 again")], []
-        return [], []
-
     if before.folder is None:
-        old_state: WorkflowState | None = dataclasses.replace(
-            new_state, current_stage=Stage.BOOTSTRAP, permission=Permission.LOCKED, active_reentry=False,
-            gates={})
-    else:
-        old_state, error, _ = _read(before)
-        if old_state is None:
-            # The old state was unreadable, so nothing says where the ticket
-            # was: the repaired state must be justified by its own files, as
-            # if walked from Stage 0 (every earlier gate recorded Pass and
-            # passing), and may not unlock anything.
-            if new_state.permission == Permission.UNLOCKED:
-                return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); a repair of it "
-                                 "cannot also unlock source edits",
-                                 "commit the repaired file locked, then `ftgate unlock`")], []
-            earlier = [stage for stage in Stage if stage < new_state.current_stage]
-            if earlier:
-                chain = _chain_reasons(ticket, new_state, earlier)
-                if chain:
-                    return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); its repair "
-                                     f"claims Stage {int(new_state.current_stage)}, which its files do not "
-                                     "justify (below)",
-                                     "repair the file at the stage its artifacts support")] + chain, []
-            return [], [f"ticket {name!r}: the state file was unreadable before this change and is readable now"]
+        return _check_birth(ticket, new_state), []
+    if _in(before.folder, IN_PROGRESS) and _in(after.folder, DONE):
+        return _check_archive(ticket, new_state), []
+    if _in(before.folder, DONE) and _in(after.folder, IN_PROGRESS):
+        return _check_reopen(ticket, new_state), []
+    if _in(before.folder, DONE):
+        return [_illegal(ticket, f"the state of an archived ticket ({before.folder}) changes; an archive is "
+                                 "history and stays as it was",
+                         f"reopen it with `ftgate reopen {name}` to work on it again")], []
+
+    old_state, error, _ = _read(before)
+    if old_state is None:
+        # The old state was unreadable, so nothing says where the ticket
+        # was: the repaired state must be justified by its own files, as
+        # if walked from Stage 0 (every earlier gate recorded Pass and
+        # passing), and may not unlock anything.
+        if new_state.permission == Permission.UNLOCKED:
+            return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); a repair of it "
+                             "cannot also unlock source edits",
+                             "commit the repaired file locked, then `ftgate unlock`")], []
+        earlier = [stage for stage in Stage if stage < new_state.current_stage]
+        if earlier:
+            chain = _chain_reasons(ticket, new_state, earlier)
+            if chain:
+                return [_illegal(ticket, f"the previous {STATE_FILE} was unreadable ({error}); its repair "
+                                 f"claims Stage {int(new_state.current_stage)}, which its files do not "
+                                 "justify (below)",
+                                 "repair the file at the stage its artifacts support")] + chain, []
+        return [], [f"ticket {name!r}: the state file was unreadable before this change and is readable now"]
 
     assert old_state is not None
     reasons: list[Reason] = []
@@ -239,9 +253,73 @@ def _check_reentry(ticket: TicketInput, old: WorkflowState, new: WorkflowState) 
         out.append(_illegal(ticket, f"a `{klass.value}` re-entry from Stage {int(trigger)} goes to Stage "
                                     f"{int(path[0])} first (path {format_path(path)}), not Stage "
                                     f"{int(new.current_stage)}", fix))
-    if new.permission == Permission.UNLOCKED and path[0] != Stage.IMPLEMENTATION:
-        out.append(_illegal(ticket, "a re-entry locks source edits", f"ftgate lock {name}"))
+    if new.permission == Permission.UNLOCKED:
+        out.append(_illegal(ticket, "a re-entry locks source edits in its own step; the unlock comes in a later "
+                                    "commit, once the return path is walked",
+                            f"commit the re-entry locked (ftgate reenter {name} ...), then `ftgate unlock {name}`"))
     return out
+
+
+def _check_birth(ticket: TicketInput, new: WorkflowState) -> list[Reason]:
+    name = ticket.name
+    if not _in(ticket.after.folder, IN_PROGRESS):
+        return [_illegal(ticket, f"a ticket appears in {ticket.after.folder} without having been in progress; a "
+                                 f"ticket is born in {TICKETS}/{IN_PROGRESS}/ at Stage 0",
+                         f"start it with `ftgate ticket new {name}` and walk its stages")]
+    if new.current_stage != Stage.BOOTSTRAP or new.permission == Permission.UNLOCKED or new.active_reentry:
+        where = f"Stage {int(new.current_stage)} ({new.permission.value})"
+        return [_illegal(ticket, f"a new ticket is born at Stage 0, Locked, in a commit of its own; it appears at "
+                                 f"{where}",
+                         f"commit it as `ftgate ticket new {name}` makes it, then walk it with "
+                         f"`ftgate advance {name}` in later commits")]
+    return []
+
+
+def _check_archive(ticket: TicketInput, new: WorkflowState) -> list[Reason]:
+    name = ticket.name
+    old, error, _ = _read(ticket.before)
+    fix = f"walk the ticket to Stage 8, then archive it with `ftgate done {name} --verified-by NAME`"
+    if old is None:
+        return [_illegal(ticket, f"the ticket is archived while its state is unreadable ({error})", fix)]
+    if old.current_stage != Stage.HANDOFF or new.current_stage != Stage.HANDOFF:
+        return [_illegal(ticket, f"the ticket is archived at Stage {int(old.current_stage)}; only Stage 8 can "
+                                 "be archived", fix)]
+    reasons = []
+    if new.permission == Permission.UNLOCKED:
+        reasons.append(_illegal(ticket, "an archived ticket must be Locked", fix))
+    if new.gate(Stage.HANDOFF) != GateStatus.PASS:
+        reasons.append(_illegal(ticket, f"the ticket is archived with the Stage 8 gate recorded "
+                                        f"`{new.gate(Stage.HANDOFF).value}`, not `Pass`", fix))
+    reasons += _gate_reasons(Stage.HANDOFF, ticket, new, f"ticket {name!r} is archived",
+                             rule="illegal-transition")
+    return reasons
+
+
+def _check_reopen(ticket: TicketInput, new: WorkflowState) -> list[Reason]:
+    name = ticket.name
+    old, error, _ = _read(ticket.before)
+    fix = f"reopen it with `ftgate reopen {name} --stage N`; it comes back Locked, and the gates from there are " \
+          "walked again"
+    if old is None or old.current_stage != Stage.HANDOFF or old.gate(Stage.HANDOFF) != GateStatus.PASS:
+        what = f"unreadable ({error})" if old is None else \
+            f"at Stage {int(old.current_stage)} with the Stage 8 gate `{old.gate(Stage.HANDOFF).value}`"
+        return [_illegal(ticket, f"the archived state is {what}: it was never a legal archive, so it cannot be "
+                                 "reopened", "start a new ticket instead")]
+    reasons = []
+    last = new.transitions[-1] if new.transitions else None
+    named = last.to_stage.strip() if last is not None and last.from_stage.strip().lower() == "done" else None
+    if named != str(int(new.current_stage)):
+        reasons.append(_illegal(ticket, f"a reopen lands on the stage its transition row names (from `done`); "
+                                        f"the state says Stage {int(new.current_stage)}, the row "
+                                        f"{'is missing' if named is None else 'says ' + repr(named)}", fix))
+    if new.permission == Permission.UNLOCKED:
+        reasons.append(_illegal(ticket, "a reopened ticket must start locked", fix))
+    if new.active_reentry:
+        reasons.append(_illegal(ticket, "a reopen is not a re-entry; it starts with no active re-entry", fix))
+    if new.current_stage != Stage.HANDOFF and new.gate(new.current_stage) == GateStatus.PASS:
+        reasons.append(_illegal(ticket, f"the Stage {int(new.current_stage)} gate is still `Pass` after the "
+                                        "reopen; the gates from the named stage are walked again", fix))
+    return reasons
 
 
 def _check_unlock(ticket: TicketInput, state: WorkflowState) -> list[Reason]:

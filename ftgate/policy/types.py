@@ -30,11 +30,15 @@ STATUS_WORDS = {
 @record(frozen=True, slots=True)
 class PathChange:
     """One changed path: git's status letter, the path on the new side (the
-    removed path for a deletion), and the old path of a rename or copy."""
+    removed path for a deletion), and the old path of a rename or copy.
+    ``mode`` (git's, e.g. ``100644``) and ``size`` (bytes) describe the new
+    side when the adapter knows them; the ticket-folder rule reads them."""
 
     status: str
     path: str
     old_path: str | None = None
+    mode: str | None = None
+    size: int | None = None
 
     def describe(self) -> str:
         word = STATUS_WORDS.get(self.status, self.status)

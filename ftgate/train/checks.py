@@ -232,8 +232,11 @@ def check_assistant_mask(config: RunConfig, tok: TokenizerInfo, encoded: dict[st
         and not has_generation_markers(tok.template)
     ):
         hint = (
-            "the chat template has no {% generation %} ... {% endgeneration %} block, so no token can be "
-            "marked as the assistant's; wrap each assistant message (and its end-of-turn token) in one"
+            "the chat template has no {% generation %} block, and rendering each conversation's prefixes did not "
+            "isolate the assistant's turns (the template renders earlier turns differently once later ones "
+            "follow); wrap each assistant message (and its end-of-turn token) in {% generation %} ... "
+            "{% endgeneration %}, or use `data.format: prompt_completion`, which masks the prompt by rendering "
+            "it alone"
         )
     elif bad:
         hint = "the template's {% generation %} blocks must cover exactly the assistant's words and end-of-turn token"

@@ -37,7 +37,7 @@ from ftgate.yamlmodel import YamlSyntaxError, parse_yaml, validate
 
 RUN_ID = re.compile(r"^RUN-\d{3,}$")
 
-Objective = Literal["sft", "dpo"]
+Objective = Literal["sft", "dpo", "grpo"]
 Strategy = Literal["full", "lora", "qlora"]
 # Experiment trackers that write to local files only: a run must not need a
 # server or a network, and its logs sit beside its outputs.
@@ -49,9 +49,13 @@ Dtype = Literal["float32", "bfloat16", "float16", "auto"]
 OBJECTIVE_FORMATS: dict[str, tuple[str, ...]] = {
     "sft": ("messages", "prompt_completion"),
     "dpo": ("preference",),
+    # GRPO learns from rewards; the completion is the reference answer that
+    # exact-match rewards and the held-out metrics compare against.
+    "grpo": ("prompt_completion",),
 }
 # Names the workflow's Stage 3/5 tables use for these tokens.
-OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization"}
+OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization",
+                  "grpo": "Reinforcement-Style Training"}
 STRATEGY_TYPE = {"full": "Full-Parameter", "lora": "Adapter-Based", "qlora": "Quantized Adapter-Based"}
 
 TEMPLATE_FROM_TOKENIZER = "tokenizer"
@@ -103,8 +107,11 @@ class LoraSettings(_Section):
 
 
 class DataSettings(_Section):
-    train: list[str] = Field(description="Training files: .jsonl, .json, .csv or .parquet.")
-    eval: list[str] = Field(description="Held-out files, never trained on.")
+    train: list[str] = Field(
+        description="Training data: .jsonl, .json, .csv or .parquet files, a `save_to_disk` folder or a hub "
+        "dataset id; `SOURCE:SPLIT` picks a split (default: train)."
+    )
+    eval: list[str] = Field(description="Held-out data, never trained on; same forms as `train`.")
     format: DataFormat | None = Field(
         default=None,
         description="messages | prompt_completion | preference; defaults from the objective.",
@@ -124,8 +131,14 @@ class DataSettings(_Section):
         if not value:
             raise ValueError("name at least one file")
         for name in value:
-            if data_file_kind(name) is None:
-                raise ValueError(f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet")
+            source, _ = split_source(name)
+            if not source.strip():
+                raise ValueError(f"{name!r}: name a file, a dataset folder or a hub dataset id")
+            if data_file_kind(source) is None and source.lower().endswith(_NOT_DATASETS):
+                raise ValueError(
+                    f"{name!r}: unsupported file type; use .jsonl, .json, .csv or .parquet, "
+                    "a `save_to_disk` folder or a hub dataset id"
+                )
         return value
 
 
@@ -160,6 +173,64 @@ class DpoSettings(_Section):
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+
+_DOTTED = re.compile(r"^[A-Za-z_][\w.]*[.:][A-Za-z_]\w*$")
+
+
+class RewardSpec(_Section):
+    """One reward function for GRPO; the rewards of a completion are summed with their weights."""
+
+    type: Literal["exact_match", "regex", "length", "function"]
+    name: str | None = Field(default=None, description="Label in logs and evidence; defaults from the type.")
+    weight: float = 1.0
+    pattern: str | None = Field(default=None, description="regex: the completion must match it (re.fullmatch).")
+    target: int | None = Field(
+        default=None, ge=1, description="length: the wanted length in characters; credit falls off linearly."
+    )
+    function: str | None = Field(
+        default=None,
+        description="function: `package.module:name` (or dotted) in the repository; called as "
+        "f(prompts, completions, references) -> list[float].",
+    )
+
+    @model_validator(mode="after")
+    def _needs(self) -> RewardSpec:
+        needed = {"regex": "pattern", "length": "target", "function": "function"}.get(self.type)
+        for key in ("pattern", "target", "function"):
+            if getattr(self, key) is not None and key != needed:
+                raise ValueError(f"`{key}` does not apply to a `{self.type}` reward")
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"a `{self.type}` reward needs `{needed}`")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"`pattern` is not a valid regular expression: {exc}") from None
+        if self.function is not None and not _DOTTED.match(self.function):
+            raise ValueError(f"`function` {self.function!r} must look like package.module:name")
+        return self
+
+    def label(self) -> str:
+        return self.name or (self.function.replace(":", ".") if self.function else self.type)
+
+
+class GrpoSettings(_Section):
+    """Group Relative Policy Optimization (TRL ``GRPOTrainer``)."""
+
+    rewards: list[RewardSpec] = Field(min_length=1)
+    num_generations: int = Field(default=4, ge=2, description="Completions sampled per prompt (the group).")
+    max_completion_length: int = Field(default=16, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    beta: float = Field(default=0.0, ge=0, description="KL penalty against the base model; 0 skips the reference.")
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> GrpoSettings:
+        labels = [r.label() for r in self.rewards]
+        repeated = sorted({x for x in labels if labels.count(x) > 1})
+        if repeated:
+            raise ValueError(f"reward name(s) {', '.join(repeated)} repeat; give each a distinct `name`")
+        return self
 
 
 class LeakageThresholds(_Section):
@@ -205,6 +276,7 @@ class RunConfig(_Section):
     packing: bool = False
     training: TrainingSettings = Field(default_factory=TrainingSettings)
     dpo: DpoSettings | None = None
+    grpo: GrpoSettings | None = None
     seed: int = Field(default=42, ge=0)
     checks: ChecksSettings = Field(default_factory=ChecksSettings)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
@@ -246,6 +318,18 @@ class RunConfig(_Section):
             raise ValueError("`model.compute_dtype` only applies to strategy `qlora`; use `model.dtype`")
         if self.strategy == "qlora" and self.model.dtype is not None:
             raise ValueError("strategy `qlora` loads 4-bit weights; set `model.compute_dtype`, not `model.dtype`")
+        if self.objective == "grpo" and self.grpo is None:
+            raise ValueError("objective `grpo` needs a `grpo:` section with at least one reward")
+        if self.objective != "grpo" and self.grpo is not None:
+            raise ValueError("`grpo` settings only apply to objective `grpo`")
+        if self.grpo is not None:
+            per_step = self.training.per_device_train_batch_size * self.training.gradient_accumulation_steps
+            if per_step % self.grpo.num_generations:
+                raise ValueError(
+                    f"training.per_device_train_batch_size x gradient_accumulation_steps ({per_step}) must be a "
+                    f"multiple of grpo.num_generations ({self.grpo.num_generations}): each prompt's group of "
+                    "completions is compared within one batch"
+                )
         if self.packing and self.objective != "sft":
             raise ValueError("packing only applies to objective `sft`")
         problems = check_criteria_metrics(self.success_criteria, self.evaluation)
@@ -269,10 +353,20 @@ class RunConfig(_Section):
         return p if p.is_absolute() else (self._base_dir / p)
 
     def train_files(self) -> list[Path]:
-        return [self.path(p) for p in self.data.train]
+        """Local data (files and dataset folders); hub datasets are hashed by content in the manifest."""
+        return [self.path(src) for src, _ in map(split_source, self.data.train) if self.source_kind(src) != "hub"]
 
     def eval_files(self) -> list[Path]:
-        return [self.path(p) for p in self.data.eval]
+        return [self.path(src) for src, _ in map(split_source, self.data.eval) if self.source_kind(src) != "hub"]
+
+    def source_kind(self, source: str) -> Literal["file", "folder", "hub"]:
+        """How a data source (without its split) is read: a file, a `save_to_disk` folder, or a hub id."""
+        if data_file_kind(source) is not None:
+            return "file"
+        looks_like_path = source.startswith((".", "/", "~")) or "\\" in source
+        if looks_like_path or self.path(source).exists():
+            return "folder"
+        return "hub"
 
     def prepared_dir(self) -> Path:
         return self.path(self.data.prepared_dir)
@@ -311,6 +405,23 @@ class RunConfig(_Section):
         subset = {k: dumped[k] for k in keep}
         subset["model"] = {"base": dumped["model"]["base"]}
         return sha256_json(subset)
+
+
+# Suffixes that are files, just not ones we read; without this "data.txt"
+# would be taken for a hub dataset id and fail later with a worse message.
+_NOT_DATASETS = (".txt", ".tsv", ".xls", ".xlsx", ".yaml", ".yml", ".gz", ".zip", ".tar", ".md", ".arrow")
+_SPLIT_SUFFIX = re.compile(r"^(?P<source>.+):(?P<split>[A-Za-z0-9_.-]+)$")
+
+
+def split_source(name: str) -> tuple[str, str | None]:
+    """``"org/data:test"`` -> ``("org/data", "test")``; no split -> ``(name, None)``.
+
+    A Windows drive (``C:\\x``) never matches: the split part allows no slashes.
+    """
+    match = _SPLIT_SUFFIX.match(name)
+    if match is None or data_file_kind(match["split"]) is not None:
+        return name, None
+    return match["source"], match["split"]
 
 
 def data_file_kind(name: str) -> str | None:
@@ -479,10 +590,29 @@ def trainer_kwargs(config: RunConfig, *, cuda: bool | None = None) -> dict[str, 
         # Labels are built by `ftgate data prepare`; TRL must use them as they are.
         kwargs["assistant_only_loss"] = False
         kwargs["completion_only_loss"] = None
-    else:
+    elif config.objective == "dpo":
         assert config.dpo is not None
         kwargs["beta"] = config.dpo.beta
         kwargs["loss_type"] = list(config.dpo.loss_type)
+    else:
+        assert config.grpo is not None
+        g = config.grpo
+        # GRPOConfig is TrainingArguments plus its own fields: no max_length
+        # or truncation (the prompts were checked by `ftgate data prepare`).
+        for key in ("max_length", "truncation_mode"):
+            kwargs.pop(key)
+        kwargs.update(
+            num_generations=g.num_generations,
+            max_completion_length=g.max_completion_length,
+            temperature=g.temperature,
+            beta=g.beta,
+            reward_weights=[r.weight for r in g.rewards],
+            # Held-out rewards are measured by ftgate on greedy outputs, before
+            # and after; TRL's sampled eval pass would only cost time.
+            eval_strategy="no",
+            eval_steps=None,
+            log_completions=False,
+        )
     return kwargs
 
 
@@ -494,6 +624,10 @@ def trainer_args(config: RunConfig, *, cuda: bool | None = None) -> Any:
         from trl import SFTConfig  # type: ignore[attr-defined]
 
         return SFTConfig(**kwargs)
+    if config.objective == "grpo":
+        from trl import GRPOConfig  # type: ignore[attr-defined]
+
+        return GRPOConfig(**kwargs)
     from trl import DPOConfig  # type: ignore[attr-defined]
 
     return DPOConfig(**kwargs)

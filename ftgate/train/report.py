@@ -405,9 +405,11 @@ def _metric_rows(
                     or "",
                     md.key_id("Expected Outcome"): decision.get("expected", ""),
                     md.key_id("Evidence Run(s)"): run_id,
-                    md.key_id("Observed Result"): decision.get("observed", ""),
+                    md.key_id("Observed Result"): _observed(decision),
                     md.key_id("Decision"): decision.get("decision", ""),
-                    md.key_id("Notes"): decision.get("reason", ""),
+                    # Notes are a person's: a waiver's reason must be one a
+                    # person wrote, so ftgate never writes its own there.
+                    md.key_id("Notes"): "",
                 },
             ),
             keep=waived,
@@ -436,6 +438,12 @@ def _metric_rows(
             )
         )
     return [summary, review, closure]
+
+
+def _observed(decision: Mapping[str, Any]) -> str:
+    """What was measured, and why it decides as it does (verify compares this cell)."""
+    observed, reason = str(decision.get("observed", "")), str(decision.get("reason", ""))
+    return f"{observed}: {reason}" if reason else observed
 
 
 def _force_decisions(

@@ -67,12 +67,22 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     check_runnable(config)
     root = rec.find_repo_root(config_path)
     ticket_path = rec.ticket_dir(root, config.ticket)
+    _refuse_criteria_unlike_requirements(config, ticket_path, root)
+    key = signing_key(root)
+    if key is not None and not key.is_file():
+        raise FtgateError(f"the evidence signing key {key} does not exist",
+                          hint=f"set {SIGNING_KEY_ENV} or ftgate.yaml `evidence_signing_key` to a key file")
     _refuse_stale_data(config, config_path)
     # A metric that cannot load would fail only after training; fail now.
     from ftgate.train.metrics import Scorer
 
     for spec in config.evaluation.metrics:
         Scorer(spec)
+    if config.objective == "grpo":
+        # A reward function that does not import would fail after the baseline; fail before the run id.
+        from ftgate.train.rewards import resolve_all
+
+        resolve_all(config, root)
 
     from accelerate import PartialState
 
@@ -99,7 +109,7 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     recorder.writer = main
 
     out_dir = config.output_dir() / config.ticket / recorder.run_id
-    recorder.start(_provenance(config, config_path, root, out_dir, state), resumed=resume)
+    recorder.start(_provenance(config, config_path, root, out_dir, state, recorder.path), resumed=resume)
     if main:
         _write_report(recorder, config, ticket_path)
     previous = signal.getsignal(signal.SIGTERM)
@@ -148,12 +158,53 @@ def _refuse_stale_data(config: RunConfig, config_path: Path) -> None:
         )
 
 
+def _refuse_criteria_unlike_requirements(config: RunConfig, ticket_path: Path, root: Path) -> None:
+    """A criterion that requirements.md states in measurable terms is held to them, before any run id is claimed."""
+    from ftgate.workflow.stated_criteria import config_disagreements, stated_criteria
+
+    requirements = ticket_path / rec.REQUIREMENTS_FILE
+    if not requirements.is_file():
+        return
+    stated = stated_criteria(requirements.read_text(encoding="utf-8"), ev.relpath(root, requirements))
+    configured: list[tuple[str, str, str | None, float | None, float | None]] = [
+        (c.id, c.metric, c.op if c.threshold is not None else None, c.threshold, c.min_delta)
+        for c in config.success_criteria]
+    problems = config_disagreements(stated, configured)
+    if problems:
+        raise FtgateError(
+            "the config's success criteria do not say what requirements.md says:\n  - " + "\n  - ".join(problems),
+            hint="make the config's criterion match requirements.md; changing a criterion is a Stage 2 change "
+                 "(a Requirement Gap re-entry), not a training-config edit",
+        )
+
+
 def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig, root: Path) -> None:
-    """A resumed run must be the same run: same config, same source."""
+    """A resumed run must be the same run: same config, same source, same data and base weights."""
     record = recorder.record()
     if record.config.resolved_sha256 != config.config_hash():
         raise FtgateError(
             f"{recorder.run_id} was started with a different config; resuming would mix two runs",
+            hint="start a new run without --resume",
+        )
+    changed_inputs = []
+    for item in record.inputs:
+        if not item.path or not item.sha256:
+            continue
+        path = Path(item.path) if Path(item.path).is_absolute() else root / item.path
+        actual = hashing.sha256_path(path) if path.exists() else "absent"
+        if actual != item.sha256:
+            changed_inputs.append(f"{item.role} {item.path}")
+    base = record.base_model or {}
+    if base.get("path") and base.get("weights_sha256"):
+        from ftgate.evidence.weights import weights_hash
+
+        where = root / base["path"] if not Path(base["path"]).is_absolute() else Path(base["path"])
+        if not where.exists() or weights_hash(where) != base["weights_sha256"]:
+            changed_inputs.append(f"base weights {base['path']}")
+    if changed_inputs:
+        raise FtgateError(
+            f"the inputs changed since {recorder.run_id} started ({', '.join(changed_inputs[:6])}); "
+            "resuming would mix two datasets or models under one record",
             hint="start a new run without --resume",
         )
     before = record.source.files
@@ -166,7 +217,19 @@ def _refuse_changed_inputs_on_resume(recorder: ev.RunRecorder, config: RunConfig
         )
 
 
-def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path, state: Any) -> dict[str, Any]:
+def _base_model(config: RunConfig, root: Path) -> dict[str, Any]:
+    """Local weights are hashed; a hub model's revision is recorded once it is loaded (``_set_up``)."""
+    from ftgate.evidence.weights import weights_hash
+
+    where, local = config.base_model()
+    if not local:
+        return {"source": config.model.base, "revision": None}
+    return {"source": config.model.base, "path": ev.relpath(root, Path(where)),
+            "weights_sha256": weights_hash(Path(where))}
+
+
+def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path, state: Any,
+                run_path: Path) -> dict[str, Any]:
     """Everything about the inputs, hashed before training touches anything."""
     from ftgate.train.data.manifest import MANIFEST_NAME, read_manifest
     from ftgate.train.data.tokenizer import tokenizer_info
@@ -192,6 +255,8 @@ def _provenance(config: RunConfig, config_path: Path, root: Path, out_dir: Path,
         "planned_run": config.run_id,
         "purpose": config.purpose,
         "ticket": config.ticket,
+        "run_path": ev.relpath(root, run_path),
+        "base_model": _base_model(config, root),
         "git": {"commit": rec.git_commit(root), "dirty": rec.git_dirty(root)},
         "source": {"hash": hashing.combine_hashes(sources) if sources is not None else None, "files": sources},
         "config": {
@@ -304,8 +369,13 @@ def _set_up(config: RunConfig, recorder: ev.RunRecorder, out_dir: Path, state: A
     if not examples:
         raise FtgateError("the prepared held-out set is empty; nothing to evaluate on",
                           hint="add rows to data.eval and run `ftgate data prepare` again")
-    trainer = _build_trainer(config, tok.tokenizer, prepared, out_dir)
+    trainer = _build_trainer(config, tok.tokenizer, prepared, out_dir, recorder.root)
     recorder.update(parameters=ev.parameter_counts(trainer.model))
+    base = dict(recorder.data.get("base_model") or {})
+    if "revision" in base and base["revision"] is None:
+        # A hub model is pinned by the commit it was loaded from.
+        base["revision"] = getattr(trainer.model.config, "_commit_hash", None) or "unknown"
+        recorder.update(base_model=base)
     synced = state.num_processes > 1 and str(state.distributed_type).rsplit(".", 1)[-1] in ("FSDP", "DEEPSPEED")
     return _Run(config, recorder, out_dir, state, tok, prepared, examples, trainer, synced)
 
@@ -324,9 +394,17 @@ def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
             f"{run.recorder.run_id} has no complete checkpoint under {run.out_dir} to resume from",
             hint="start a new run without --resume",
         )
+    if run_state is not None:
+        # The baseline a resumed run reuses must be the one this run measured.
+        recorded = (run.recorder.data.get("baseline_state") or {}).get("sha256")
+        if recorded != hashing.sha256_file(state_path):
+            raise FtgateError(
+                f"{state_path.name} under {run.out_dir} is not the baseline {run.recorder.run_id} recorded",
+                hint="start a new run without --resume",
+            )
     if run_state is None:
         t0 = time.perf_counter()
-        base_loss = _evaluate_loss(run)
+        base_loss = _eval_loss(run)
         base_gen = run.generate()
         run_state = RunState(
             baseline_eval=base_loss,
@@ -336,6 +414,8 @@ def _baseline(run: _Run, checkpoint: Path | None, *, resume: bool) -> RunState:
         )
         if run.state.is_main_process:
             rec.write_json(state_path, run_state.model_dump(mode="json"))
+            run.recorder.update(baseline_state={"path": ev.relpath(run.recorder.root, state_path),
+                                                "sha256": hashing.sha256_file(state_path)})
     run.timings["baseline_s"] = float(run_state.baseline_seconds)
     return run_state
 
@@ -355,14 +435,19 @@ def _evaluate_tuned(run: _Run, run_state: RunState) -> tuple[dict[str, Any], dic
     if not changed["changed"]:
         raise FtgateError("training finished but no trainable weight changed; the run proves nothing",
                           hint="check learning_rate, max_steps and that the data has trained tokens")
-    result_loss = _evaluate_loss(run)
+    result_loss = _eval_loss(run)
     tuned_gen = run.generate()
     run.timings["evaluation_s"] = time.perf_counter() - t0
     return changed, result_loss, tuned_gen
 
 
-def _evaluate_loss(run: _Run) -> dict[str, float]:
-    """TRL's held-out loss metrics, plus per-pair preference counts for DPO."""
+def _eval_loss(run: _Run) -> dict[str, float]:
+    """TRL's held-out loss metrics, plus per-pair preference counts for DPO.
+
+    GRPO has no held-out loss to speak of; its held-out measure is the reward.
+    """
+    if run.config.objective == "grpo":
+        return {}
     out = dict(run.trainer.evaluate(metric_key_prefix="eval"))
     if run.config.objective == "dpo":
         from ftgate.train import evaluate as evl
@@ -385,6 +470,11 @@ def _score(run: _Run, run_state: RunState, result_loss: dict[str, float],
     result = evl.score(ecfg, run.examples, tuned_gen)
     result.update(evl.loss_metrics(result_loss, n=n_eval, objective=run.config.objective,
                                    confidence=ecfg.confidence))
+    if run.config.objective == "grpo":
+        from ftgate.train import grpo
+
+        baseline.update(grpo.reward_metrics(grpo.scores(run.config, run.recorder.root, run.examples, base_gen)))
+        result.update(grpo.reward_metrics(grpo.scores(run.config, run.recorder.root, run.examples, tuned_gen)))
     decisions = decide_all(run.config.success_criteria, baseline, result, min_n=ecfg.min_n)
     return baseline, result, decisions
 
@@ -393,6 +483,7 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
                     changed: dict[str, Any], checkpoint: Path | None) -> tuple[dict[str, Any], bool]:
     """Save the weights, then every evidence file, then ``Completed`` last of all."""
     from ftgate.evidence.metrics import delta
+    from ftgate.evidence.recompute import BASELINE_MARK, generation_rows
     from ftgate.train import evaluate as evl
     from ftgate.train.plot import loss_plot_png
 
@@ -417,6 +508,9 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
     }
     base_gen = [evl.Generation(**o) for o in run_state.baseline_outputs]
     samples = evl.sample_rows(run.examples, base_gen, tuned_gen, ecfg.samples)
+    generations = generation_rows([e.prompt for e in run.examples], [e.expected for e in run.examples],
+                                  {"baseline": [g.__dict__ for g in base_gen],
+                                   "tuned": [g.__dict__ for g in tuned_gen]})
     history = list(run.trainer.state.log_history)
     metrics["anomalies"] = _anomalies(history, baseline, result)
     png = loss_plot_png(
@@ -425,12 +519,17 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
         baseline={k: v.value for k, v in baseline.items()},
         result={k: v.value for k, v in result.items()},
     ) if main else b""
-    artifacts = recorder.write_artifacts({
+    files: dict[str, str | bytes] = {
         rec.METRICS_JSON: rec.dump_json(metrics),
         rec.SAMPLES_JSONL: ev.jsonl(samples),
-        rec.LOG_HISTORY_JSON: rec.dump_json(history),
+        rec.GENERATIONS_JSONL: ev.jsonl(generations),
+        rec.LOG_HISTORY_JSON: rec.dump_json([{**run_state.baseline_eval, "step": 0, BASELINE_MARK: True},
+                                             *history]),
         rec.LOSS_PNG: png,
-    })
+    }
+    if config.objective == "grpo":
+        files.update(_grpo_files(run, base_gen, tuned_gen, history, metrics) if main else {})
+    artifacts = recorder.write_artifacts(files)
     output = recorder.record().output.model_dump(mode="json", exclude_none=True)
     output.update(
         sha256=hashing.sha256_tree(final) if main else None,
@@ -440,7 +539,44 @@ def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float
     run.timings["evidence_s"] = time.perf_counter() - t0
     recorder.complete(artifacts, output=output, weights_changed=changed, timings=run.timings,
                       anomalies=metrics["anomalies"], steps=int(run.trainer.state.global_step))
+    if main:
+        from ftgate.evidence.statement import write_statement
+
+        # Last of all: the statement lists every file, run.json included.
+        write_statement(recorder.path, recorder.data, key=signing_key(recorder.root))
     return metrics, all(d.decision == "Passed" for d in decisions)
+
+
+def _grpo_files(run: _Run, base_gen: list[Any], tuned_gen: list[Any], history: list[dict[str, Any]],
+                metrics: dict[str, Any]) -> dict[str, str | bytes]:
+    from ftgate.train import grpo
+
+    root = run.recorder.root
+    base_scores = grpo.scores(run.config, root, run.examples, base_gen)
+    tuned_scores = grpo.scores(run.config, root, run.examples, tuned_gen)
+    curve = grpo.reward_curve(history)
+    return {
+        grpo.GENERATIONS_JSONL: ev.jsonl(grpo.generation_rows(run.examples, base_gen, tuned_gen,
+                                                               base_scores, tuned_scores)),
+        grpo.REWARD_CURVE_JSON: rec.dump_json(curve),
+        "reward.png": grpo.reward_plot_png(curve, title=f"{run.recorder.run_id} (grpo) reward",
+                                           baseline=metrics["baseline"]["reward_mean"]["value"],
+                                           result=metrics["result"]["reward_mean"]["value"]),
+    }
+
+
+SIGNING_KEY_ENV = "FTGATE_EVIDENCE_SIGNING_KEY"
+
+
+def signing_key(root: Path) -> Path | None:
+    """The key evidence is signed with: the environment (a CI runner's secret) first, then ftgate.yaml."""
+    from ftgate.policy.config import load_config
+
+    configured = os.environ.get(SIGNING_KEY_ENV) or load_config(root).evidence_signing_key
+    if not configured:
+        return None
+    path = Path(configured).expanduser()
+    return path if path.is_absolute() else root / path
 
 
 def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],
@@ -461,7 +597,7 @@ def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],
     return out
 
 
-def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Path) -> Any:
+def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Path, root: Path) -> Any:
     from transformers import AutoModelForCausalLM
 
     from ftgate.train.config import quantization_config
@@ -489,6 +625,10 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
         from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]
 
         return SFTTrainer(args=SFTConfig(**kwargs), **common)
+    if config.objective == "grpo":
+        from ftgate.train import grpo
+
+        return grpo.build_trainer(config, model, tokenizer, out_dir, kwargs, root)
     from trl import DPOConfig, DPOTrainer  # type: ignore[attr-defined]
 
     # ref_model=None: with PEFT the reference is the base model with the

@@ -178,7 +178,7 @@ def read_text_field(doc: md.Document, *keys: str) -> Located | None:
 def find_ids(doc: md.Document, prefix: str) -> list[Located]:
     """Stable ids (``R-001``, ``SC-002``...) on visible lines, first sighting
     of each, in file order."""
-    pattern = re.compile(rf"(?<![A-Za-z0-9-]){re.escape(prefix)}-\d{{3,}}(?![0-9])")
+    pattern = re.compile(rf"(?<![A-Za-z0-9-]){re.escape(prefix)}-[0-9]{{3,}}(?![0-9])")
     seen: dict[str, Located] = {}
     for number in range(1, len(doc.lines) + 1):
         if number in doc.hidden:
@@ -225,7 +225,7 @@ def _content(doc: md.Document, heading: md.Heading) -> str:
             cells = [c.strip().strip("`*_ ") for c in text.strip("|").split("|")]
             if not any(md.key_id(c) not in {"", "na", "tbd", "todo"} for c in cells[1:]):
                 continue
-        text = re.sub(r"^(?:[-*+]|\d+[.)])\s*", "", text).strip()
+        text = re.sub(r"^(?:[-*+]|[0-9]+[.)])\s*", "", text).strip()
         if not text or re.fullmatch(r"[|\-: ]+", text):
             continue
         if re.fullmatch(r"[^:`]{1,80}[:=]", text):
@@ -387,7 +387,7 @@ def read_success_criteria(doc: md.Document) -> list[Criterion]:
     out: list[Criterion] = []
     for located in find_ids(doc, "SC"):
         text = doc.line_text(located.line)
-        requirement = re.search(r"(?<![A-Za-z0-9-])R-\d{3,}", text)
+        requirement = re.search(r"(?<![A-Za-z0-9-])R-[0-9]{3,}", text)
         out.append(Criterion(located.text, located.line, requirement.group(0) if requirement else None, text))
     return out
 
@@ -413,7 +413,7 @@ def read_sc_closure(doc: md.Document) -> list[ClosureRow]:
             continue
         for row in table.rows:
             ident = row.get(sc_col)
-            if ident is None or not re.match(r"^SC-\d{3,}$", ident.text):
+            if ident is None or not re.match(r"^SC-[0-9]{3,}$", ident.text):
                 continue
             decision_cell = row.get(decision_col)
             decision_text = decision_cell.text if decision_cell else ""
@@ -455,7 +455,7 @@ def read_run_registry(doc: md.Document) -> list[RegistryRow]:
             continue
         for row in table.rows:
             run = row.get(run_col)
-            if run is None or not re.match(r"^RUN-\d{3,}$", run.text):
+            if run is None or not re.match(r"^RUN-[0-9]{3,}$", run.text):
                 continue
             status_cell = row.get(status_col)
             status_text = status_cell.text if status_cell else ""

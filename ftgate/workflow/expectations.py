@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from ftgate.workflow.model import Token
 
-_TRAILING_APPLICABLE = re.compile(r"[\s(]*\bif\s+applicable\b[\s)]*$")
-_NUMBERING = re.compile(r"^\s*\d+[.)]?\s+")
+_TRAILING_APPLICABLE = re.compile(r"(?<![\s(])[\s(]*+\bif\s++applicable\b[\s)]*+$")
+_NUMBERING = re.compile(r"^\s*+[0-9]++[.)]?+\s+")
 # A label naming the ticket's own folder is the template's label with the
 # name filled in: `tickets/done/intent-router/` reads as `tickets/done/<ticket-name>/`.
 _TICKET_FOLDER = re.compile(r"tickets/(done|in-progress)/[^/`\s]+/?")

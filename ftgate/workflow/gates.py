@@ -330,7 +330,7 @@ def _investigation_areas(doc: md.Document) -> list[Finding]:
     return out
 
 
-_MEASURABLE = re.compile(r"(\d|>=|<=|≥|≤|[<>=%]|\brubric\b|\bthreshold\b|\bat least\b|\bat most\b)", re.IGNORECASE)
+_MEASURABLE = re.compile(r"([0-9]|>=|<=|≥|≤|[<>=%]|\brubric\b|\bthreshold\b|\bat least\b|\bat most\b)", re.IGNORECASE)
 
 
 def gate_requirements(ctx: GateContext) -> list[Finding]:

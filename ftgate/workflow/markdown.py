@@ -16,15 +16,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
+# Every pattern here runs on text a pusher wrote, inside the server hook, so
+# each must take time linear in the line: no two quantifiers that can trade
+# the same characters back and forth on a failing match (possessive ``*+``
+# where they could), and trailing markup is stripped in code, not by a lazy
+# group followed by optional runs. Digits are ASCII ``[0-9]``: ``\d`` also
+# matches other scripts' digits.
+_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]++(.*)$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-# A key/value line: optional bullet or number, a key, then ':' or '='.
-_KV = re.compile(
-    r"^(?P<lead>[ \t]*(?:[-*+][ \t]+|\d+[.)][ \t]+)?(?:\[[ xX]\][ \t]+)?)"
-    r"(?P<key>[^:=|\n]*?[^:=|\s*_])"
-    r"(?P<close>[*_]{0,2})[ \t]*(?P<sep>:|=)(?P<close2>[*_]{0,2})[ \t]*(?P<value>.*?)[ \t]*$"
-)
-_TABLE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(\|\s*:?-{2,}:?\s*)*\|?\s*$")
+# A key/value line's lead: optional bullet or number, optional checkbox.
+_KV_LEAD = re.compile(r"[ \t]*(?:[-*+][ \t]+|[0-9]+[.)][ \t]+)?(?:\[[ xX]\][ \t]+)?")
+_TABLE_SEPARATOR = re.compile(r"^\s*+\|?+\s*+:?+-{2,}+:?+\s*+(?:\|\s*+:?+-{2,}+:?+\s*+)*+\|?+\s*+$")
 
 
 def key_id(text: str) -> str:
@@ -35,7 +37,7 @@ def key_id(text: str) -> str:
 
 def heading_id(text: str) -> str:
     """Normalise a heading: drop a leading number (``2. Stage Gates``)."""
-    text = re.sub(r"^\s*(?:\d+[.)]?\s+)", "", text)
+    text = re.sub(r"^\s*+[0-9]++[.)]?+\s+", "", text)
     return key_id(text)
 
 
@@ -139,6 +141,7 @@ class Document:
     # 1-based line numbers hidden in comments or fences.
     hidden: set[int] = field(default_factory=set)
     section_of_line: list[tuple[str, ...]] = field(default_factory=list)
+    _heading_lines: dict[int, Heading] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -152,11 +155,13 @@ class Document:
         return [p for p in self.pairs if p.key_id in ids]
 
     def find_heading(self, *names: str) -> Heading | None:
-        ids = [heading_id(n) for n in names]
-        for want in ids:
-            for heading in self.headings:
-                if heading.id == want:
-                    return heading
+        first: dict[str, Heading] = {}
+        for heading in self.headings:
+            first.setdefault(heading.id, heading)
+        for name in names:
+            found = first.get(heading_id(name))
+            if found is not None:
+                return found
         return None
 
     def section_lines(self, heading: Heading) -> list[int]:
@@ -182,10 +187,11 @@ class Document:
         return end
 
     def _heading_at(self, number: int) -> Heading | None:
-        for heading in self.headings:
-            if heading.line == number:
-                return heading
-        return None
+        # An index by line, rebuilt when headings were added: a scan of the
+        # list per line made section walks quadratic in the headings.
+        if len(self._heading_lines) != len(self.headings):
+            self._heading_lines = {h.line: h for h in self.headings}
+        return self._heading_lines.get(number)
 
     def tables_in(self, *section_names: str) -> list[Table]:
         ids = {heading_id(n) for n in section_names}
@@ -342,7 +348,7 @@ def parse(text: str, path: str) -> Document:
         if heading:
             flush_table()
             level = len(heading.group(1))
-            title = heading.group(2).strip()
+            title = _heading_title(heading.group(2))
             node = Heading(line=number, level=level, text=title, id=heading_id(title.strip("*_` ")))
             while stack and stack[-1].level >= level:
                 stack.pop()
@@ -357,12 +363,11 @@ def parse(text: str, path: str) -> Document:
             continue
         flush_table()
 
-        match = _KV.match(_strip_comment(line))
+        match = match_kv(_strip_comment(line))
         if match:
-            key = match.group("key").strip().strip("*_`").strip()
+            key = match[0].strip().strip("*_`").strip()
             if key:
-                value_start = match.start("value")
-                value_raw = match.group("value")
+                value_start, value_raw = match[1], match[2]
                 doc.pairs.append(
                     KeyValue(
                         key=key,
@@ -377,10 +382,71 @@ def parse(text: str, path: str) -> Document:
 
 
 def _strip_comment(line: str) -> str:
-    """Hide an inline ``<!-- ... -->`` without moving columns."""
-    if "<!--" not in line:
+    """Hide an inline ``<!-- ... -->`` without moving columns. Scanned with
+    ``find``: a lazy regex would rescan the rest of the line from every
+    unclosed ``<!--``."""
+    start = line.find("<!--")
+    if start < 0:
         return line
-    return re.sub(r"<!--.*?-->", lambda m: " " * len(m.group(0)), line)
+    out: list[str] = []
+    done = 0
+    while start >= 0:
+        end = line.find("-->", start + 4)
+        if end < 0:
+            break
+        out.append(line[done:start])
+        out.append(" " * (end + 3 - start))
+        done = end + 3
+        start = line.find("<!--", done)
+    out.append(line[done:])
+    return "".join(out)
+
+
+def _heading_title(rest: str) -> str:
+    """A heading's text without its closing ``#`` run and the blanks around
+    it (what ``(.*?)[ \\t]*#*[ \\t]*$`` kept, without its cubic backtracking)."""
+    return rest.rstrip(" \t").rstrip("#").rstrip(" \t").strip()
+
+
+def match_kv(line: str) -> tuple[str, int, str] | None:
+    """``(key, value column, value)`` of a ``Key: value`` / ``Key = value``
+    line, or None.
+
+    The key is everything after the lead (bullet, number, checkbox) up to the
+    first ``:`` or ``=``, with up to two closing ``*``/``_`` and blanks before
+    the separator; it holds no ``|`` and its last character is not blank,
+    ``*`` or ``_``. The value follows up to two opening ``*``/``_`` and
+    blanks, without trailing blanks. Done with string scans so the time is
+    linear in the line whatever a pusher writes.
+    """
+    sep = -1
+    for index, ch in enumerate(line):
+        if ch in ":=":
+            sep = index
+            break
+        if ch in "|\n":
+            return None
+    if sep < 0:
+        return None
+    end = sep
+    while end > 0 and line[end - 1] in " \t":
+        end -= 1
+    close = end
+    while close > 0 and end - close < 2 and line[close - 1] in "*_":
+        close -= 1
+    last = close - 1  # the key's last character
+    if last < 0 or line[last] in "*_" or line[last].isspace():
+        return None
+    # The longest lead that leaves the key at least that last character.
+    lead = _KV_LEAD.match(line, 0, last)
+    key_start = lead.end() if lead else 0
+    start = sep + 1
+    opened = start
+    while opened < len(line) and opened - start < 2 and line[opened] in "*_":
+        opened += 1
+    while opened < len(line) and line[opened] in " \t":
+        opened += 1
+    return line[key_start:last + 1], opened, line[opened:].rstrip(" \t")
 
 
 # ---------------------------------------------------------------- editing

@@ -115,7 +115,7 @@ def parse_path(text: str) -> tuple[Stage, ...] | None:
     ``1, 3, 4``. Returns None when it is not a list of stage numbers."""
     import re
 
-    parts = [p for p in re.split(r"\s*(?:->|→|,|>)\s*", text.strip().strip("`")) if p]
+    parts = [p for p in re.split(r"(?<!\s)\s*+(?:->|→|,|>)\s*+", text.strip().strip("`")) if p]
     try:
         stages = tuple(Stage(int(p)) for p in parts)
     except ValueError:

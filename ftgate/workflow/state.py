@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TypeVar
 
 from ftgate.errors import ReadError
+from ftgate.limits import STATE_FILE_MAX_BYTES, ascii_int
 from ftgate.workflow import markdown as md
 from ftgate.workflow.model import (
     STAGE_TITLES,
@@ -79,7 +80,10 @@ REENTRY_KEYS = {
 EMPTY_VALUES = {"", "na", "none", "tbd", "todo", "-", "—"}
 
 _LABEL_SEP = re.compile(r"^\s*(?:$|[-–—:(#,;]|\s)")
-_STAGE_VALUE = re.compile(r"^(?:stage\s*)?(\d+)")
+# ASCII digits only, and possessive runs: these read text a pusher wrote.
+_STAGE_VALUE = re.compile(r"^(?:stage\s*+)?([0-9]++)")
+_TRANSITION_ID = re.compile(r"^T-([0-9]++)$")
+_VIOLATION_ID = re.compile(r"^V-[0-9]++$")
 
 
 @dataclass(slots=True)
@@ -129,8 +133,8 @@ def parse_stage(text: str) -> tuple[Stage, int, int] | None:
     rest = text[lead + match.end():]
     if not _LABEL_SEP.match(rest) or rest.strip().startswith("/"):
         return None
-    number = int(match.group(1))
-    if not 0 <= number <= 8:
+    number = ascii_int(match.group(1))
+    if number is None or not 0 <= number <= 8:
         return None
     return Stage(number), lead + match.start(1), lead + match.end(1)
 
@@ -187,6 +191,10 @@ def _collect(doc: md.Document) -> dict[str, list[md.KeyValue]]:
 
 
 def read_state(text: str, path: str) -> StateFile:
+    if len(text) > STATE_FILE_MAX_BYTES:
+        raise ReadError(path, (), f"the file is {len(text)} characters long, more than ftgate reads "
+                        f"({STATE_FILE_MAX_BYTES}); a state file is a page of markdown",
+                        hint="trim the file: move long notes into the ticket's other files")
     doc = md.parse(text, path)
     fields = _collect(doc)
 
@@ -384,7 +392,7 @@ def _read_transitions(table: md.Table) -> list[TransitionRow]:
     out = []
     for row in table.rows:
         values = [_cell(row, c) for c in cols]
-        if not re.match(r"^T-\d+$", values[0].strip()):
+        if not _TRANSITION_ID.match(values[0].strip()):
             continue
         ident, date, frm, to, reason, klass, permission, evidence = values
         out.append(TransitionRow(ident, date, frm, to, reason, klass, permission, evidence, line=row.line))
@@ -403,7 +411,7 @@ def _read_violations(table: md.Table) -> list[ViolationRow]:
     out = []
     for row in table.rows:
         values = [_cell(row, c) for c in cols]
-        if not re.match(r"^V-\d+$", values[1].strip()):
+        if not _VIOLATION_ID.match(values[1].strip()):
             continue
         date, ident, what, detected, action, cleared = values
         out.append(ViolationRow(date, ident, what, detected, action, cleared, line=row.line))
@@ -524,7 +532,7 @@ class StateEditor:
     def _drop_title(self, value: md.Value, old: Stage) -> None:
         """Remove a trailing ``- Stage Title`` label (there is no next stage)."""
         line = self.parsed.doc.line_text(value.span.line)
-        title = re.compile(r"`?\s*[-–—:]?\s*" + re.escape(STAGE_TITLES[old]), re.IGNORECASE)
+        title = re.compile(r"`?\s*+(?:[-–—:]\s*+)?" + re.escape(STAGE_TITLES[old]), re.IGNORECASE)
         match = title.search(line, value.span.end)
         if match:
             start = match.start() + (1 if match.group(0).startswith("`") else 0)
@@ -644,11 +652,13 @@ class StateEditor:
 def next_transition_id(state: WorkflowState) -> str:
     highest = 0
     for row in state.transitions:
-        match = re.match(r"^T-(\d+)$", row.transition_id.strip())
-        if match:
-            highest = max(highest, int(match.group(1)))
+        match = _TRANSITION_ID.match(row.transition_id.strip())
+        number = ascii_int(match.group(1)) if match else None
+        if number is not None:
+            highest = max(highest, number)
     if state.last_transition_id:
-        match = re.match(r"^T-(\d+)", state.last_transition_id)
-        if match:
-            highest = max(highest, int(match.group(1)))
+        match = re.match(r"^T-([0-9]++)", state.last_transition_id)
+        number = ascii_int(match.group(1)) if match else None
+        if number is not None:
+            highest = max(highest, number)
     return f"T-{highest + 1:03d}"

@@ -14,34 +14,19 @@ from ftgate.constants import BRANCH_PREFIX, DONE, IN_PROGRESS, TICKETS
 from ftgate.errors import FtgateError
 from ftgate.gitdir import current_branch as _current_branch
 from ftgate.gitdir import git_dirs
+from ftgate.ticketname import name_problem
 from ftgate.workflow.fileio import atomic_write_text, read_text
 from ftgate.workflow.stages import STATE_FILE
 from ftgate.workflow.state import StateFile, read_state
 
 __all__ = ["BRANCH_PREFIX", "DONE", "IN_PROGRESS", "TICKETS"]
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-
 
 def check_name(name: str) -> str:
     """Refuse names that would make a bad folder or branch: only lowercase
     letters, digits, ``.``, ``_`` and ``-``; no ``..``, no leading dot or dash,
     no ``.lock`` ending (git refuses such refs)."""
-    problem = None
-    if not name:
-        problem = "is empty"
-    elif len(name) > 100:
-        problem = "is longer than 100 characters"
-    elif "/" in name or "\\" in name:
-        problem = "contains a slash"
-    elif ".." in name:
-        problem = "contains `..`"
-    elif name[0] in ".-_":
-        problem = "starts with a dot, dash or underscore"
-    elif not _NAME.match(name):
-        problem = "may only hold lowercase letters, digits, `.`, `_` and `-`"
-    elif name.endswith((".lock", ".")):
-        problem = "ends with `.lock` or `.`, which git refuses in branch names"
+    problem = name_problem(name)
     if problem:
         suggestion = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip(".-_").replace("..", ".") or "my-ticket"
         raise FtgateError(f"ticket name {name!r} {problem}", hint=f"use a name like {suggestion!r}")

@@ -45,8 +45,12 @@ def judge(before: str, after: str, files: dict[str, str], *, evidence: list[str]
 
 
 def test_chain_1_to_4_unlocked_with_every_file_filled_is_legal() -> None:
-    verdict = judge(state_text("t", 1), state_text("t", 4, unlocked=True), FILES_UP_TO_4)
+    verdict = judge(state_text("t", 1), state_text("t", 4, unlocked=True), FILES_UP_TO_4, source=False)
     assert verdict.allowed, verdict.reasons
+    # The unlock must be committed before any source change: not in the same commit.
+    verdict = judge(state_text("t", 1), state_text("t", 4, unlocked=True), FILES_UP_TO_4)
+    assert not verdict.allowed
+    assert [r.rule for r in verdict.reasons] == ["unlock-not-committed"]
 
 
 def test_chain_names_the_failing_gate_and_its_line() -> None:
@@ -93,12 +97,13 @@ def test_a_jump_backwards_or_off_the_path_is_still_refused() -> None:
 # ------------------------------------------------------------ real repositories
 
 
-def chain_commit(work: Repo, *, plan: str = PLAN_CURRENT) -> None:
+def chain_commit(work: Repo, *, plan: str = PLAN_CURRENT, source: bool = False) -> None:
     folder = "tickets/in-progress/t"
     fill_ticket(work, folder, 4)
     work.write(f"{folder}/implementation-plan.md", plan)
     work.write(f"{folder}/workflow-state.md", state_text("t", 4, unlocked=True))
-    work.write("src/train.py", "print('tuned')\n")
+    if source:
+        work.write("src/train.py", "print('tuned')\n")
     work.git("add", "-A")
 
 
@@ -109,10 +114,19 @@ def test_chain_1_to_4_through_ftgate_check_and_the_server(tmp_path: Path, env: d
     assert proc.returncode == 1
     assert "Ready to unlock code edits" in proc.stderr and "Stage 3 gate" in proc.stderr
 
+    # The chain with a source edit in the same commit: the unlock comes first.
+    chain_commit(work, source=True)
+    proc = work.ftgate("check")
+    assert proc.returncode == 1 and "the unlock must be committed on its own" in proc.stderr
+    work.git("reset", "-q")
+    work.git("checkout", "-q", "--", "src/train.py")
+
     chain_commit(work)
     proc = work.ftgate("check")
     assert proc.returncode == 0, proc.stderr
-    work.git("commit", "-q", "--no-verify", "-m", "advance 1 -> 4, unlock, first source edit")
+    work.git("commit", "-q", "--no-verify", "-m", "advance 1 -> 4, unlock")
+    work.write("src/train.py", "print('tuned')\n")
+    work.commit("first source edit")
     proc = push(work, "main")
     assert proc.returncode == 0, proc.stderr
     assert bare.out("rev-parse", "main") == work.head()

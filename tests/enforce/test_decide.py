@@ -185,11 +185,13 @@ def test_going_back_without_reentry_is_refused_and_reentry_from_matrix_is_legal(
     assert not verdict.allowed and "not a re-entry from Stage 5" in verdict.reasons[0].message
 
 
-def test_new_ticket_starts_at_stage_0_and_deletion_is_a_note() -> None:
+def test_new_ticket_starts_at_stage_0_and_deletion_is_refused() -> None:
     assert judge_step(None, state_text("t", 0)).allowed
     assert not judge_step(None, state_text("t", 3)).allowed
+    # Deleting a state file used to be a note; it is a transition now, and
+    # only an archive (a move to tickets/done/) may take a state away.
     verdict = judge_step(state_text("t", 2), None)
-    assert verdict.allowed and verdict.notes
+    assert not verdict.allowed and [r.rule for r in verdict.reasons] == ["state-deleted"]
 
 
 def test_unreadable_new_state_blocks_even_without_source() -> None:

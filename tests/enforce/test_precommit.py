@@ -83,11 +83,17 @@ def test_hand_edit_from_1_to_4_unlocked_is_refused(repo: Repo) -> None:
     assert "Unlocked while the Stage 3 gate" in proc.stderr
 
 
-def test_legal_unlock_with_plan_in_the_same_commit_as_source(repo: Repo) -> None:
+def test_legal_unlock_is_committed_before_the_source(repo: Repo) -> None:
     folder = ticket_at(repo, 4)
     edit_state(repo, folder, lambda e: e.set_token("codeeditpermission", Permission.UNLOCKED))
     repo.write("src/train.py", "print('now allowed')\n")
     repo.git("add", "-A")
+    proc = repo.ftgate("check")
+    # The unlock and the source edit in one commit: refused, in one line that says why.
+    assert proc.returncode == 1
+    said = [line for line in proc.stderr.splitlines() if "unlock must be committed on its own" in line]
+    assert len(said) == 1, proc.stderr
+    repo.git("reset", "-q", "src/train.py")
     proc = repo.ftgate("check")
     assert proc.returncode == 0, proc.stderr
     # The same unlock without a current plan is refused.
@@ -195,7 +201,15 @@ def test_branch_names_the_ticket(repo: Repo) -> None:
     repo.write("src/train.py", "print('x')\n")
     repo.git("add", "-A")
     proc = repo.ftgate("check")
-    assert proc.returncode == 1 and "several tickets are in progress" in proc.stderr
+    # On a branch that names no ticket, the one ticket the commit carries at
+    # Stage 4 Unlocked governs (a fast-forward of codex/a's commits is judged
+    # the same way); a second unlocked ticket makes it ambiguous.
+    assert proc.returncode == 0, proc.stderr
+    repo.git("reset", "-q")
+    ticket_at(repo, 4, unlocked=True, name="c")
+    repo.git("add", "-A")
+    proc = repo.ftgate("check")
+    assert proc.returncode == 1 and "several tickets are at Stage 4 Unlocked" in proc.stderr
     repo.git("checkout", "-q", "-b", "codex/a")
     assert repo.ftgate("check").returncode == 0
     repo.git("checkout", "-q", "-b", "codex/b")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ftgate.workflow.model import Stage
+from ftgate.workflow.model import Permission
 from tests.support.gitrepo import Repo
 from tests.support.server import make_server, push, seed_ticket
 from tests.support.tickets import edit_state
@@ -68,34 +68,29 @@ def test_stage_4_unlocked_is_accepted_everywhere(tmp_path: Path, env: dict[str, 
     assert work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github").returncode == 0
 
 
-def finished_ticket_branch(work: Repo) -> str:
+def ticket_branch(work: Repo) -> None:
+    """codex/t as the workflow makes it: the unlock committed on its own,
+    then the source change. (The full walk to an archive, merged through
+    the server, is the demo's: tests/test_demo.py.)"""
     work.git("checkout", "-q", "-b", "codex/t")
-    folder = seed_ticket(work, 4, unlocked=True)
+    edit_state(work, "tickets/in-progress/t",
+               lambda e: e.set_token("codeeditpermission", Permission.UNLOCKED))
+    work.commit("unlock")
     work.write("src/train.py", "print('feature')\n")
     work.commit("feature")
-    done = "tickets/done/t"
-    (work.path / "tickets/done").mkdir(parents=True)
-    work.git("mv", folder, done)
-    edit_state(work, done, lambda e: (e.set_stage(Stage.HANDOFF),
-                                      e.set_token("codeeditpermission",
-                                                  __import__("ftgate.workflow.model").workflow.model.Permission.LOCKED)))
-    work.commit("archived")
-    return done
 
 
-def test_merge_of_a_finished_ticket_branch_is_accepted_and_an_evil_merge_is_not(tmp_path: Path,
-                                                                               env: dict[str, str]) -> None:
-    bare, work = make_server(tmp_path, env)
-    finished_ticket_branch(work)
-    # The ticket branch reached the server through its own (ticket) pushes.
-    hooks = bare.path / "hooks" / "update"
-    hooks.rename(hooks.with_suffix(".off"))
+def test_merge_of_a_ticket_branch_is_accepted_and_an_evil_merge_is_not(tmp_path: Path,
+                                                                       env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, stage=4)
+    ticket_branch(work)
     assert push(work, "codex/t").returncode == 0
-    hooks.with_suffix(".off").rename(hooks)
 
     work.git("checkout", "-q", "main")
     work.git("branch", "evil", "main")
     work.git("merge", "-q", "--no-ff", "--no-edit", "codex/t")
+    # The branch's commits are new to main and judged again there: the
+    # ticket they carry unlocked governs them.
     proc = push(work, "main")
     assert proc.returncode == 0, proc.stderr
 
@@ -109,7 +104,7 @@ def test_merge_of_a_finished_ticket_branch_is_accepted_and_an_evil_merge_is_not(
     proc = push(work, "evil")
     assert proc.returncode != 0
     assert "src/extra.py" in proc.stderr
-    assert "src/train.py" not in proc.stderr  # the merged branch's own change is not judged again
+    assert "src/train.py" not in proc.stderr  # the merged branch's own change is allowed
 
 
 def test_several_refs_are_judged_ref_by_ref(tmp_path: Path, env: dict[str, str]) -> None:

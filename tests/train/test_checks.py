@@ -38,13 +38,16 @@ def test_leaked_prompts_fail_leakage(write_run, rows) -> None:
     assert _check(prepare(load_config(tolerant)), "leakage").passed
 
 
-def test_template_without_generation_markers_fails_the_mask_check(write_run) -> None:
-    template = CHAT_TEMPLATE.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+def test_template_that_cannot_be_masked_fails_the_mask_check(write_run) -> None:
+    # No markers, and the generation prompt differs from how an assistant turn
+    # is rendered, so rendering prefixes cannot isolate the answer.
+    template = CHAT_TEMPLATE.replace("{% generation %}", "").replace("{% endgeneration %}", "").replace(
+        "{% if add_generation_prompt %}<|assistant|>\n", "{% if add_generation_prompt %}<|assistant|> ")
     result = prepare(load_config(write_run(template=template)))
     assert "assistant_mask" in _failed(result)
     check = _check(result, "assistant_mask")
     assert check.counts["sequences_without_trained_tokens"] == 48
-    assert "no {% generation %}" in (check.hint or "")
+    assert "no {% generation %}" in (check.hint or "") and "prompt_completion" in (check.hint or "")
     # Nothing trainable is written: TRL would drop these rows anyway.
     assert result.manifest["rows"]["train"]["dropped"] == {"no_trained_tokens": 40}
 
@@ -214,3 +217,30 @@ def test_template_syntax_error_is_a_usage_error(write_run, capsys) -> None:
     assert main(["data", "prepare", str(path)]) == 2
     err = capsys.readouterr().err
     assert "template.jinja:2: the chat template does not parse" in err and "Traceback" not in err
+
+
+def test_template_without_markers_gives_the_labels_of_the_marked_template(write_run, rows) -> None:
+    """Masks found by rendering prefixes equal the masks the template's markers give (as TRL reads them)."""
+    from transformers import AutoTokenizer
+
+    plain = CHAT_TEMPLATE.replace("{% generation %}", "").replace("{% endgeneration %}", "")
+    convs = rows.conversations(6)
+    # Multi-turn too: every assistant turn is trained, not only the last.
+    convs.append({"messages": convs[0]["messages"] + convs[1]["messages"]})
+    config = load_config(write_run(train=convs, template=plain))
+    result = prepare(config)
+    assert _check(result, "assistant_mask").passed
+    labels = load_prepared(config)["train"]["labels"]
+    tok = AutoTokenizer.from_pretrained(config.model.base)
+    for conv, got in zip(convs, labels, strict=True):
+        marked = tok.apply_chat_template(conv["messages"], chat_template=CHAT_TEMPLATE, tokenize=True,
+                                         return_dict=True, return_assistant_tokens_mask=True)
+        expected = [t if m else -100 for t, m in zip(marked["input_ids"], marked["assistant_masks"], strict=True)]
+        # The prepared row may end with an untrained token the chat-template call
+        # trims (Jinja drops the final newline); every trained position must agree.
+        if len(conv["messages"]) > 2:
+            # Every assistant turn is trained, with the same tokens as the marked template's.
+            assert [x for x in got if x != -100] == [x for x in expected if x != -100]
+            continue
+        assert got[: len(expected)] == expected and set(got[len(expected):]) <= {-100}
+        assert sum(x != -100 for x in got) > 0

@@ -67,8 +67,8 @@ def _render(
 
     if not conversations:
         return [], []
-    # Without markers there are no spans to track (the mask check reports it).
-    spans = spans and has_generation_markers(tok.template)
+    if spans and not has_generation_markers(tok.template):
+        return _render_with_prefix_spans(tok, conversations, generation_prompt=generation_prompt)
     rendered: list[str]
     indices: list[list[tuple[int, int]]]
     rendered, indices = render_jinja_template(  # type: ignore[assignment, str-unpack]
@@ -79,6 +79,39 @@ def _render(
         **tok.tokenizer.special_tokens_map,
     )
     return rendered, (indices if spans else [[] for _ in rendered])
+
+
+def _render_with_prefix_spans(
+    tok: TokenizerInfo, conversations: list[list[dict[str, Any]]], *, generation_prompt: bool
+) -> tuple[list[str], list[list[tuple[int, int]]]]:
+    """Assistant spans for a template without ``{% generation %}`` markers, found by rendering prefixes.
+
+    Assistant turn ``i`` is the text between the conversation up to it with
+    the generation prompt and the conversation up to and including it. That
+    holds only when each rendering is a prefix of the next (the template does
+    not rewrite earlier turns once later ones follow); where it fails the turn
+    gets no span, and the mask check reports the row with a hint.
+    """
+    full, _ = _render(tok, conversations, generation_prompt=generation_prompt, spans=False)
+    prefixes: list[list[dict[str, Any]]] = []
+    uptos: list[list[dict[str, Any]]] = []
+    where: list[int] = []
+    for n, conv in enumerate(conversations):
+        for i, message in enumerate(conv):
+            if message["role"] == "assistant":
+                prefixes.append(conv[:i])
+                uptos.append(conv[: i + 1])
+                where.append(n)
+    before, _ = _render(tok, prefixes, generation_prompt=True, spans=False) if prefixes else ([], [])
+    through, _ = _render(tok, uptos, generation_prompt=False, spans=False) if uptos else ([], [])
+    spans: list[list[tuple[int, int]]] = [[] for _ in conversations]
+    for n, head, turn in zip(where, before, through, strict=True):
+        # The whitespace between turns is the template's layout, not the answer:
+        # generation stops at the end-of-turn token before it.
+        end = len(turn.rstrip())
+        if turn.startswith(head) and full[n].startswith(turn) and end > len(head):
+            spans[n].append((len(head), end))
+    return full, spans
 
 
 def _encode(tok: TokenizerInfo, texts: list[str], *, special: bool) -> list[Any]:

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ftgate.errors import FtgateError
-from ftgate.hashing import sha256_file
-from ftgate.train.config import RunConfig, data_file_kind
+from ftgate.hashing import sha256_file, sha256_json, sha256_tree
+from ftgate.train.config import RunConfig, data_file_kind, split_source
 from ftgate.train.data.normalize import NORMALIZERS
 from ftgate.train.data.rows import (
     MALFORMED,
@@ -34,9 +34,8 @@ def read_split(config: RunConfig, name: str) -> SplitRows:
     problems: list[RowProblem] = []
     read = 0
     for as_written in written:
-        path = config.path(as_written)
-        records, labels, file_problems = _load_records(path, as_written)
-        files.append(SourceFile(as_written, sha256_file(path), len(records) + len(file_problems)))
+        records, labels, file_problems, digest = load_source(config, as_written)
+        files.append(SourceFile(as_written, digest, len(records) + len(file_problems)))
         problems.extend(file_problems)
         read += len(records) + len(file_problems)
         _check_columns(records, fmt, as_written)
@@ -48,6 +47,106 @@ def read_split(config: RunConfig, name: str) -> SplitRows:
             else:
                 rows.append(result)
     return SplitRows(name, files, rows, problems, read)
+
+
+def load_source(config: RunConfig, as_written: str) -> tuple[list[dict[str, Any]], list[str], list[RowProblem], str]:
+    """Rows, a label per row, unreadable rows, and the content hash of one ``data.*`` entry."""
+    source, split = split_source(as_written)
+    kind = config.source_kind(source)
+    if kind == "file":
+        if split not in (None, "train"):
+            raise FtgateError(
+                f"data source {as_written!r}: a single file has no split {split!r}",
+                hint=f"write the file name alone ({source}), or point at a dataset folder or hub id",
+            )
+        path = config.path(source)
+        records, labels, problems = _load_records(path, as_written)
+        return records, labels, problems, sha256_file(path)
+    if kind == "folder":
+        path = config.path(source)
+        records = _load_folder(path, split, as_written)
+        # The folder's files, not its rows: a re-saved folder with the same rows
+        # but new arrow files still reads as changed, which errs on the safe side.
+        digest = sha256_tree(path)
+    else:
+        records = _load_hub(source, split, as_written)
+        # No local file to hash: the rows themselves are the identity.
+        digest = sha256_json(records)
+    labels = [f"{as_written} row {i + 1}" for i in range(len(records))]
+    return records, labels, [], digest
+
+
+def source_digest(config: RunConfig, as_written: str) -> str | None:
+    """The hash ``load_source`` records, computed again; None when the source is gone."""
+    source, split = split_source(as_written)
+    kind = config.source_kind(source)
+    path = config.path(source)
+    if kind == "file":
+        return sha256_file(path) if path.is_file() else None
+    if kind == "folder":
+        return sha256_tree(path) if path.is_dir() else None
+    try:
+        return sha256_json(_load_hub(source, split, as_written))
+    except FtgateError:
+        return None
+
+
+def _load_folder(path: Path, split: str | None, as_written: str) -> list[dict[str, Any]]:
+    import datasets
+
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    if not path.is_dir():
+        raise FtgateError(
+            f"data folder {as_written!r} does not exist (looked at {path})",
+            hint="fix data.train / data.eval in the config; paths are relative to the config file",
+        )
+    try:
+        loaded = datasets.load_from_disk(str(path))
+    except Exception as exc:  # noqa: BLE001 - datasets raises several types for a folder it cannot read
+        raise FtgateError(
+            f"{as_written}: not a dataset folder written by `save_to_disk`: {first_line(exc)}",
+            hint="save it with Dataset.save_to_disk / DatasetDict.save_to_disk, or name the data files instead",
+        ) from None
+    return _pick_split(loaded, split, as_written)
+
+
+def _load_hub(source: str, split: str | None, as_written: str) -> list[dict[str, Any]]:
+    import datasets
+
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    try:
+        loaded = datasets.load_dataset(source, split=split or "train")
+    except Exception as exc:  # noqa: BLE001 - network, cache and builder errors all land here
+        raise FtgateError(
+            f"data source {as_written!r}: not a local file or folder, and the hub dataset {source!r} "
+            f"cannot be loaded: {first_line(exc)}",
+            hint="check the id and split, or download it once (offline runs read the `datasets` cache); "
+            "a local path should start with ./",
+        ) from None
+    records: list[dict[str, Any]] = loaded.to_list()
+    return records
+
+
+def _pick_split(loaded: Any, split: str | None, as_written: str) -> list[dict[str, Any]]:
+    import datasets
+
+    if isinstance(loaded, datasets.DatasetDict):
+        name = split or "train"
+        if name not in loaded:
+            raise FtgateError(
+                f"data source {as_written!r} has no split {name!r}; it has {', '.join(sorted(loaded))}",
+                hint=f"name the split after a colon, e.g. {split_source(as_written)[0]}:{sorted(loaded)[0]}",
+            )
+        loaded = loaded[name]
+    elif split not in (None, "train"):
+        raise FtgateError(
+            f"data source {as_written!r} is a single dataset without splits; {split!r} does not exist",
+            hint=f"drop the split: {split_source(as_written)[0]}",
+        )
+    records: list[dict[str, Any]] = loaded.to_list()
+    return records
 
 
 def _load_records(path: Path, as_written: str) -> tuple[list[dict[str, Any]], list[str], list[RowProblem]]:

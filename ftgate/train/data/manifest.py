@@ -8,8 +8,9 @@ from typing import Any
 
 from ftgate.errors import FtgateError
 from ftgate.evidence.schema import DataManifest, load_record
-from ftgate.hashing import sha256_file, sha256_text
+from ftgate.hashing import sha256_text
 from ftgate.train.config import RunConfig
+from ftgate.train.data.load import source_digest
 from ftgate.train.data.outputs import SplitOutcome
 from ftgate.train.data.rows import SplitRows
 from ftgate.train.data.tokenizer import TokenizerInfo, tokenizer_info
@@ -132,10 +133,10 @@ def verify_manifest(config: RunConfig) -> list[str]:
             changes.append(f"data.{name}: the file list changed ({', '.join(recorded)} -> {', '.join(written)})")
             continue
         for as_written in written:
-            path = config.path(as_written)
-            if not path.is_file():
+            digest = source_digest(config, as_written)
+            if digest is None:
                 changes.append(f"data.{name}: {as_written} is missing")
-            elif sha256_file(path) != recorded[as_written]:
+            elif digest != recorded[as_written]:
                 changes.append(f"data.{name}: {as_written} changed since preparation")
     try:
         tok = tokenizer_info(config)

@@ -99,7 +99,9 @@ def _columns(
     by_row: dict[int, list[int]] = {}
     for seq, row in enumerate(enc.seq_row.tolist()):
         by_row.setdefault(row, []).append(seq)
-    if config.objective == "sft":
+    # GRPO samples its own completions from the prompts; the teacher-forced
+    # columns are kept so the prepared hash covers what the checks measured.
+    if config.objective in ("sft", "grpo"):
         input_ids: list[list[int]] = []
         labels: list[list[int]] = []
         for row in kept_rows.tolist():
