@@ -33,6 +33,13 @@ _FUNCTION_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 MetricKind = Literal["exact_match", "normalized_exact_match", "contains", "regex", "function"]
 Op = Literal[">=", ">", "<=", "<", "=="]
+# `point` judges the measured value; `lower_bound` judges the pessimistic end
+# of its confidence interval (the low end when higher is better), so a small
+# held-out set cannot pass on luck.
+DecideOn = Literal["point", "lower_bound"]
+# Below this many held-out examples a proportion says little; a criterion on
+# fewer is Inconclusive unless the config lowers min_n on purpose.
+DEFAULT_MIN_N = 20
 
 # Metrics the evaluator always produces, so a criterion may name them without
 # declaring them under `metrics`.
@@ -140,7 +147,7 @@ class MetricSpec(_Strict):
 class EvaluationConfig(_Strict):
     metrics: list[MetricSpec] = Field(default_factory=lambda: [MetricSpec(kind="exact_match")])
     generation: GenerationSettings = Field(default_factory=GenerationSettings)
-    min_n: int = Field(default=1, ge=1)
+    min_n: int = Field(default=DEFAULT_MIN_N, ge=1)
     samples: int = Field(default=8, ge=0)
     confidence: float = Field(default=0.95, gt=0, lt=1)
     # Cap on held-out examples evaluated; None means all.
@@ -172,6 +179,7 @@ class SuccessCriterion(_Strict):
     op: Op = ">="
     threshold: float | None = None
     min_delta: float | None = None
+    decide_on: DecideOn = "point"
     description: str = ""
 
     @field_validator("id")
@@ -201,7 +209,8 @@ class SuccessCriterion(_Strict):
         if self.min_delta is not None:
             sign = "-" if self.metric in LOWER_IS_BETTER else "+"
             parts.append(f"{self.metric} delta {sign}{self.min_delta:g} or better vs baseline")
-        return " and ".join(parts)
+        text = " and ".join(parts)
+        return text + " (on the CI bound)" if self.decide_on == "lower_bound" else text
 
 
 def check_criteria_metrics(

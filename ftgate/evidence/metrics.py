@@ -132,15 +132,24 @@ def decide(
         base_value = base.value if base else None
         observed += f"; baseline {_fmt(base_value)}, delta {_fmt(delta(metric, base_value, res.value))}"
     if res.n < min_n:
-        return verdict(INCONCLUSIVE, observed, f"n={res.n} is below the configured minimum {min_n}")
+        return verdict(INCONCLUSIVE, observed,
+                       f"n={res.n} held-out examples is below min_n={min_n}; too few to decide "
+                       "(add held-out rows, or lower evaluation.min_n deliberately)")
 
+    value, label = res.value, metric
+    if criterion.decide_on == "lower_bound":
+        bound = _pessimistic_bound(criterion, res)
+        if bound is None:
+            return verdict(INCONCLUSIVE, observed,
+                           f"decide_on: lower_bound needs a confidence interval, and {metric!r} has none")
+        value, label = bound, f"{metric} CI bound"
     failures: list[str] = []
-    if criterion.threshold is not None and not _OPS[criterion.op](res.value, criterion.threshold):
-        failures.append(f"{metric} {_fmt(res.value)} is not {criterion.op} {criterion.threshold:g}")
+    if criterion.threshold is not None and not _OPS[criterion.op](value, criterion.threshold):
+        failures.append(f"{label} {_fmt(value)} is not {criterion.op} {criterion.threshold:g}")
     if criterion.min_delta is not None:
         if base is None or base.value is None:
             return verdict(INCONCLUSIVE, observed, f"no baseline for {metric!r}, so a delta cannot be judged")
-        gain = improvement(metric, base.value, res.value)
+        gain = improvement(metric, base.value, value)
         assert gain is not None
         # A tiny epsilon so a delta that equals min_delta up to float noise passes.
         if gain + 1e-12 < criterion.min_delta:
@@ -148,6 +157,15 @@ def decide(
     if failures:
         return verdict(FAILED, observed, "; ".join(failures))
     return verdict(PASSED, observed, "meets " + criterion.expected_outcome())
+
+
+def _pessimistic_bound(criterion: SuccessCriterion, res: MetricValue) -> float | None:
+    """The end of the interval least favourable to passing: low for >=/>, high for <=/<."""
+    if res.ci_low is None or res.ci_high is None:
+        return None
+    if criterion.op in ("<=", "<") or (criterion.threshold is None and criterion.metric in LOWER_IS_BETTER):
+        return res.ci_high
+    return res.ci_low
 
 
 def decide_all(

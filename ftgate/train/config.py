@@ -43,6 +43,7 @@ Strategy = Literal["full", "lora", "qlora"]
 # server or a network, and its logs sit beside its outputs.
 LoggingBackend = Literal["none", "tensorboard", "mlflow"]
 DataFormat = Literal["messages", "prompt_completion", "preference"]
+Dtype = Literal["float32", "bfloat16", "float16", "auto"]
 
 # Which formats each objective can consume; the first is the default.
 OBJECTIVE_FORMATS: dict[str, tuple[str, ...]] = {
@@ -69,6 +70,20 @@ class ModelSettings(_Section):
     output_dir: str = Field(
         description="Where checkpoints and adapters go; keep it outside git (weights are not source)."
     )
+    dtype: Dtype | None = Field(
+        default=None,
+        description="Weight dtype when loading: float32 | bfloat16 | float16 | auto (the checkpoint's). "
+        "Unset: float32 for full fine-tuning (pure bf16 updates lose small steps), auto for adapters.",
+    )
+    compute_dtype: Literal["bfloat16", "float16", "float32"] = Field(
+        default="bfloat16", description="QLoRA only: the dtype 4-bit layers compute in."
+    )
+    attn_implementation: str | None = Field(
+        default=None, description="eager | sdpa | flash_attention_2 | ...; unset: the library's choice."
+    )
+    trust_remote_code: bool = Field(
+        default=False, description="Run code shipped with the model; off unless you trust its source."
+    )
 
     @field_validator("base", "output_dir")
     @classmethod
@@ -87,6 +102,7 @@ class LoraSettings(_Section):
     )
     bias: Literal["none", "all", "lora_only"] = "none"
     use_rslora: bool = False
+    use_dora: bool = False
     modules_to_save: list[str] | None = None
 
 
@@ -298,6 +314,10 @@ class RunConfig(_Section):
             self.dpo = DpoSettings()
         if self.objective != "dpo" and self.dpo is not None:
             raise ValueError("`dpo` settings only apply to objective `dpo`")
+        if self.model.compute_dtype != "bfloat16" and self.strategy != "qlora":
+            raise ValueError("`model.compute_dtype` only applies to strategy `qlora`; use `model.dtype`")
+        if self.strategy == "qlora" and self.model.dtype is not None:
+            raise ValueError("strategy `qlora` loads 4-bit weights; set `model.compute_dtype`, not `model.dtype`")
         if self.objective == "grpo" and self.grpo is None:
             raise ValueError("objective `grpo` needs a `grpo:` section with at least one reward")
         if self.objective != "grpo" and self.grpo is not None:
@@ -625,6 +645,7 @@ def lora_kwargs(config: RunConfig) -> dict[str, Any] | None:
         "target_modules": lo.target_modules,
         "bias": lo.bias,
         "use_rslora": lo.use_rslora,
+        "use_dora": lo.use_dora,
         "modules_to_save": lo.modules_to_save,
     }
 
@@ -651,8 +672,165 @@ def quantization_config(config: RunConfig) -> Any:
         load_in_4bit=True,
         bnb_4bit_quant_type="nf4",
         bnb_4bit_use_double_quant=True,
-        bnb_4bit_compute_dtype=torch.bfloat16,
+        bnb_4bit_compute_dtype=getattr(torch, config.model.compute_dtype),
     )
+
+
+def load_dtype(config: RunConfig) -> str | None:
+    """The dtype the base weights load in (None: quantized, the 4-bit config decides)."""
+    if config.strategy == "qlora":
+        return None
+    if config.model.dtype is not None:
+        return config.model.dtype
+    return "float32" if config.strategy == "full" else "auto"
+
+
+def model_load_kwargs(config: RunConfig) -> dict[str, Any]:
+    """Keyword arguments every ``from_pretrained`` of this run gets."""
+    kwargs: dict[str, Any] = {"trust_remote_code": config.model.trust_remote_code}
+    dtype = load_dtype(config)
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    if config.model.attn_implementation is not None:
+        kwargs["attn_implementation"] = config.model.attn_implementation
+    return kwargs
+
+
+def _did_you_mean(value: str, choices: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(value, choices, n=1)
+    return f"did you mean `{close[0]}`? " if close else ""
+
+
+def installed_choices() -> dict[str, list[str]]:
+    """The enum values the installed transformers and TRL accept, read from them."""
+    import re as _re
+
+    from transformers import SchedulerType
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+    from transformers.training_args import OptimizerNames
+    from trl import DPOConfig  # type: ignore[attr-defined]
+
+    # TRL keeps DPO loss types in the field's help text, not in an enum.
+    help_text = str(DPOConfig.__dataclass_fields__["loss_type"].metadata.get("help", ""))
+    attention = {"eager", "sdpa"} | {k for key in ALL_ATTENTION_FUNCTIONS for k in key.split("|")}
+    return {
+        "training.lr_scheduler_type": [e.value for e in SchedulerType],
+        "training.optim": [e.value for e in OptimizerNames],
+        "dpo.loss_type": sorted(set(_re.findall(r"`'([a-z_0-9]+)'`", help_text))),
+        "model.attn_implementation": sorted(attention),
+    }
+
+
+def check_runnable(config: RunConfig) -> None:
+    """Everything that can be refused before a run id is claimed, refused here.
+
+    Values TRL or PEFT would reject only mid-run (a misspelt scheduler, an
+    optimizer this transformers lacks, a module the model does not have) each
+    cost a claimed RUN id and a Failed run; checked against the installed
+    libraries, they cost nothing.
+    """
+    where = config.source or "<config>"
+    problems: list[str] = []
+    choices = installed_choices()
+    values: dict[str, list[str]] = {
+        "training.lr_scheduler_type": [config.training.lr_scheduler_type],
+        "training.optim": [config.training.optim],
+        "dpo.loss_type": list(config.dpo.loss_type) if config.dpo else [],
+        "model.attn_implementation": [config.model.attn_implementation] if config.model.attn_implementation else [],
+    }
+    for key, given in values.items():
+        allowed = choices[key]
+        if not allowed:
+            continue
+        for value in given:
+            if value not in allowed:
+                problems.append(f"`{key}`: {value!r} is not accepted by the installed library; "
+                                f"{_did_you_mean(value, allowed)}choices: {', '.join(allowed)}")
+    problems += _model_problems(config)
+    if config.model.dtype == "float16" and not cuda_available():
+        problems.append("`model.dtype`: float16 on a CPU is refused: most CPU kernels lack half precision and "
+                        "fp16 training without a GPU loss scaler underflows; use float32 or bfloat16")
+    if problems:
+        raise FtgateError(f"{where}: this run cannot start:\n  - " + "\n  - ".join(problems),
+                          hint="fix the config; no run id was claimed")
+
+
+def check_base_model(config: RunConfig) -> None:
+    """A missing local model folder is a local error, never a hub lookup."""
+    problems = _model_path_problems(config)
+    if problems:
+        raise FtgateError(f"{config.source or '<config>'}: " + problems[0],
+                          hint="fix `model.base` (paths are relative to the config's folder)")
+
+
+def _model_path_problems(config: RunConfig) -> list[str]:
+    import difflib
+    import os
+
+    base = config.model.base
+    where, local = config.base_model()
+    if local and not Path(where).is_dir():
+        siblings = [p.name for p in Path(where).parent.glob("*") if p.is_dir()] if Path(where).parent.is_dir() else []
+        close = difflib.get_close_matches(Path(where).name, siblings, n=1)
+        hint = f"; did you mean `{close[0]}`?" if close else ""
+        return [f"`model.base`: no model folder at {where}{hint}"]
+    if not local:
+        close = [p.name for p in config.base_dir.glob("*") if p.is_dir()
+                 and difflib.SequenceMatcher(None, p.name, base).ratio() >= 0.8]
+        if close:
+            return [f"`model.base`: {base!r} is not a folder next to the config, but `{close[0]}` is; "
+                    f"write `./{close[0]}` for a local model"]
+        if os.environ.get("HF_HUB_OFFLINE") == "1" and "/" not in base:
+            return [f"`model.base`: {base!r} is neither a local folder nor a hub id (org/name), and the hub "
+                    "is offline"]
+    return []
+
+
+def _model_problems(config: RunConfig) -> list[str]:
+    problems = _model_path_problems(config)
+    if problems or config.lora is None or isinstance(config.lora.target_modules, str):
+        return problems
+    names = model_module_names(config)
+    if names is None:
+        return problems
+    suffixes = {n.rsplit(".", 1)[-1] for n in names}
+    for module in config.lora.target_modules:
+        if module not in suffixes and not any(n.endswith("." + module) for n in names):
+            problems.append(f"`lora.target_modules`: the model has no module {module!r}; "
+                            f"{_did_you_mean(module, sorted(suffixes))}linear layers: "
+                            f"{', '.join(sorted(linear_module_names(config) or suffixes))}")
+    return problems
+
+
+def _empty_model(config: RunConfig) -> Any:
+    """The model's structure on the meta device: no weights read, no memory used."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    where, _ = config.base_model()
+    try:
+        model_config = AutoConfig.from_pretrained(where, trust_remote_code=config.model.trust_remote_code)
+    except (OSError, ValueError):
+        return None
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(model_config, trust_remote_code=config.model.trust_remote_code)  # type: ignore[no-untyped-call]
+
+
+def model_module_names(config: RunConfig) -> list[str] | None:
+    model = _empty_model(config)
+    return None if model is None else [n for n, _ in model.named_modules() if n]
+
+
+def linear_module_names(config: RunConfig) -> list[str]:
+    import torch
+
+    model = _empty_model(config)
+    if model is None:
+        return []
+    return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                   if isinstance(m, torch.nn.Linear) and "lm_head" not in n})
 
 
 def _bf16_supported() -> bool:

@@ -30,9 +30,16 @@ class HeldOutExample:
 
 @dataclass(frozen=True)
 class Generation:
+    """One output: ``text`` is what metrics score, ``raw`` what the model wrote.
+
+    ``raw`` keeps special tokens literally, so an output of eight role or pad
+    tokens reads as those tokens in the evidence and not as an empty string.
+    """
+
     text: str
     stopped_on_eos: bool
     new_tokens: int
+    raw: str = ""
 
 
 def held_out_examples(eval_generation: Any, *, limit: int | None = None) -> list[HeldOutExample]:
@@ -121,7 +128,8 @@ def generate(
                 stop = next((i for i, tok in enumerate(row) if tok in eos), None)
                 kept = row if stop is None else row[:stop]
                 text = tokenizer.decode(kept, skip_special_tokens=True).strip()
-                outputs.append(Generation(text, stop is not None, len(kept)))
+                raw = tokenizer.decode(kept, skip_special_tokens=False)
+                outputs.append(Generation(text, stop is not None, len(kept), raw))
     finally:
         if was_training:
             model.train()
@@ -153,13 +161,65 @@ def loss_metrics(eval_output: dict[str, float], *, n: int, objective: str, confi
             # exp of a mean token loss; capped so a diverged run still serialises.
             out["perplexity"] = MetricValue("perplexity", math.exp(min(float(loss), 50.0)), n)
     if objective == "dpo":
-        acc = eval_output.get("eval_rewards/accuracies")
         margin = eval_output.get("eval_rewards/margins")
-        if acc is not None:
-            out["preference_accuracy"] = _proportion("preference_accuracy", float(acc), n, confidence)
+        pairs = eval_output.get(PREF_PAIRS)
+        if pairs:
+            # Ties count as half a win: a model that cannot tell the two
+            # answers apart scores chance (0.5), not zero. Before training
+            # the policy *is* the reference, so every pair ties.
+            wins = float(eval_output.get(PREF_WINS, 0)) + 0.5 * float(eval_output.get(PREF_TIES, 0))
+            out["preference_accuracy"] = _proportion("preference_accuracy", wins / pairs, int(pairs), confidence)
         if margin is not None:
             out["reward_margin"] = MetricValue("reward_margin", float(margin), n)
     return out
+
+
+PREF_WINS, PREF_TIES, PREF_PAIRS = "eval_preference_wins", "eval_preference_ties", "eval_preference_pairs"
+
+
+def preference_counts(trainer: Any, dataset: Any) -> dict[str, float]:
+    """Wins, ties and pairs of the DPO implicit reward on the held-out pairs.
+
+    TRL's ``rewards/accuracies`` counts a tie as a loss, which puts the
+    untrained model (policy equal to reference: every pair a tie) at 0 and
+    makes any gain look large. Here each pair is scored on its own: the
+    reward margin is the chosen answer's log-ratio minus the rejected one's,
+    a tie is a margin of exactly zero.
+    """
+    import contextlib
+
+    import torch
+
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    ref = getattr(trainer, "ref_model", None)
+    device = next(model.parameters()).device
+
+    def logp(m: Any, prompt: list[int], completion: list[int]) -> float:
+        ids = torch.tensor([prompt + completion], dtype=torch.long, device=device)
+        logits = m(input_ids=ids).logits[0, len(prompt) - 1:-1].float()
+        target = ids[0, len(prompt):]
+        return float(torch.log_softmax(logits, -1).gather(1, target[:, None]).sum())
+
+    def scores(m: Any, context: Any) -> list[float]:
+        with context, torch.no_grad():
+            return [logp(m, list(r["prompt_ids"]), list(r["chosen_ids"]))
+                    - logp(m, list(r["prompt_ids"]), list(r["rejected_ids"])) for r in dataset]
+
+    was_training = model.training
+    model.eval()
+    try:
+        policy = scores(model, contextlib.nullcontext())
+        if ref is not None:
+            reference = scores(ref, contextlib.nullcontext())
+        else:
+            # PEFT: the reference is the base model, i.e. the adapter switched off.
+            reference = scores(model, model.disable_adapter())
+    finally:
+        if was_training:
+            model.train()
+    margins = [p - r for p, r in zip(policy, reference, strict=True)]
+    return {PREF_WINS: float(sum(m > 0 for m in margins)), PREF_TIES: float(sum(m == 0 for m in margins)),
+            PREF_PAIRS: float(len(margins))}
 
 
 def _proportion(name: str, value: float, n: int, confidence: float) -> MetricValue:
@@ -175,14 +235,22 @@ def sample_rows(
     tuned: Sequence[Generation],
     count: int,
 ) -> list[dict[str, Any]]:
-    """The first ``count`` held-out rows: a fixed choice, so runs compare like for like."""
+    """The first ``count`` held-out rows: a fixed choice, so runs compare like for like.
+
+    ``baseline``/``tuned`` show the output as generated, special tokens
+    included; ``*_scored`` is the text the metrics compared.
+    """
     rows = []
     for ex, base, new in list(zip(examples, baseline, tuned, strict=True))[:count]:
         rows.append({
             "prompt": ex.prompt,
             "expected": ex.expected,
-            "baseline": base.text,
-            "tuned": new.text,
+            "baseline": base.raw or base.text,
+            "tuned": new.raw or new.text,
+            "baseline_scored": base.text,
+            "tuned_scored": new.text,
+            "baseline_tokens": base.new_tokens,
+            "tuned_tokens": new.new_tokens,
             "baseline_stopped_on_eos": base.stopped_on_eos,
             "tuned_stopped_on_eos": new.stopped_on_eos,
             "baseline_correct": base.text.strip() == ex.expected.strip(),

@@ -62,6 +62,9 @@ def run_training(config_path: Path, *, resume: bool, report: Reporter | None = N
     config = load_config(config_path)
     check_strategy_supported(config)
     check_logging_supported(config)
+    from ftgate.train.config import check_runnable
+
+    check_runnable(config)
     root = rec.find_repo_root(config_path)
     ticket_path = rec.ticket_dir(root, config.ticket)
     _refuse_criteria_unlike_requirements(config, ticket_path, root)
@@ -438,6 +441,21 @@ def _evaluate_tuned(run: _Run, run_state: RunState) -> tuple[dict[str, Any], dic
     return changed, result_loss, tuned_gen
 
 
+def _eval_loss(run: _Run) -> dict[str, float]:
+    """TRL's held-out loss metrics, plus per-pair preference counts for DPO.
+
+    GRPO has no held-out loss to speak of; its held-out measure is the reward.
+    """
+    if run.config.objective == "grpo":
+        return {}
+    out = dict(run.trainer.evaluate(metric_key_prefix="eval"))
+    if run.config.objective == "dpo":
+        from ftgate.train import evaluate as evl
+
+        out.update(evl.preference_counts(run.trainer, run.prepared["eval"]))
+    return out
+
+
 def _score(run: _Run, run_state: RunState, result_loss: dict[str, float],
            tuned_gen: list[Any]) -> tuple[dict[str, MetricValue], dict[str, MetricValue], list[Any]]:
     """Baseline and result on the same metrics, and every criterion decided from them."""
@@ -459,14 +477,6 @@ def _score(run: _Run, run_state: RunState, result_loss: dict[str, float],
         result.update(grpo.reward_metrics(grpo.scores(run.config, run.recorder.root, run.examples, tuned_gen)))
     decisions = decide_all(run.config.success_criteria, baseline, result, min_n=ecfg.min_n)
     return baseline, result, decisions
-
-
-def _eval_loss(run: _Run) -> dict[str, float]:
-    # GRPO has no held-out loss to speak of; its held-out measure is the reward.
-    if run.config.objective == "grpo":
-        return {}
-    result: dict[str, float] = run.trainer.evaluate(metric_key_prefix="eval")
-    return result
 
 
 def _write_evidence(run: _Run, run_state: RunState, result_loss: dict[str, float], tuned_gen: list[Any],
@@ -596,9 +606,14 @@ def _build_trainer(config: RunConfig, tokenizer: Any, prepared: Any, out_dir: Pa
     kwargs["output_dir"] = str(out_dir)
     _point_tracker_at(config, out_dir)
     kwargs["disable_tqdm"] = False
+    from ftgate.train.config import model_load_kwargs
+
     where, _ = config.base_model()
     quant = quantization_config(config)
-    model = AutoModelForCausalLM.from_pretrained(where, **({"quantization_config": quant} if quant else {}))
+    load = model_load_kwargs(config)
+    if quant:
+        load["quantization_config"] = quant
+    model = AutoModelForCausalLM.from_pretrained(where, **load)
     common = {
         "model": model,
         "train_dataset": prepared["train"],

@@ -68,6 +68,8 @@ class TinySpec:
     num_key_value_heads: int = 2
     max_position_embeddings: int = 1024
     seed: int = 0
+    # None: 1/sqrt(hidden_size); see build_tiny_model for why not 0.02.
+    initializer_range: float | None = None
 
 
 def iter_text(path: Path) -> Iterator[str]:
@@ -172,7 +174,16 @@ def build_tiny_model(
         bos_token_id=ids[BOS],
         eos_token_id=ids[EOS],
         pad_token_id=ids[PAD],
-        tie_word_embeddings=True,
+        # Untied, so the output head has its own scale and a LoRA on the
+        # linear layers (which never touches the head) can move the logits
+        # by changing the hidden state alone.
+        tie_word_embeddings=False,
+        # 0.02 is a width-specific default (about 1/sqrt(2500), for models
+        # thousands wide). At width 64 it leaves every logit within about
+        # +-1.3 of the others, so no adapter can make one answer likely and
+        # the examples ended near chance. 1/sqrt(width) gives head rows of
+        # norm 1 and logits that can separate.
+        initializer_range=spec.initializer_range or spec.hidden_size**-0.5,
     )
     torch.manual_seed(spec.seed)
     model = LlamaForCausalLM(config)

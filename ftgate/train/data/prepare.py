@@ -50,6 +50,13 @@ def prepare(config: RunConfig, *, write: bool = True) -> PrepareResult:
             "no usable training rows: " + _problem_summary(splits["train"].problems),
             hint="fix the rows listed, or point data.train at the right file",
         )
+    if not splits["eval"].rows:
+        # Caught here, not at train time: an empty held-out set would pass
+        # preparation and then fail only after a run id was claimed.
+        raise FtgateError(
+            "no usable held-out rows: " + _problem_summary(splits["eval"].problems),
+            hint="point data.eval at held-out rows (never trained on); evaluation needs at least one",
+        )
     encoded = {name: encode_split(s, tok, fmt) for name, s in splits.items()}
     results = run_checks(config, tok, splits, encoded)
     keep = {name: keep_mask(enc, config.max_length) for name, enc in encoded.items()}

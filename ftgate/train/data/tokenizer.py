@@ -61,6 +61,9 @@ def load_tokenizer(config: RunConfig) -> Any:
 def tokenizer_info(config: RunConfig) -> TokenizerInfo:
     from transformers import AutoTokenizer
 
+    from ftgate.train.config import check_base_model
+
+    check_base_model(config)
     where, local = config.base_model()
     if local and not Path(where).is_dir():
         raise FtgateError(
@@ -68,7 +71,7 @@ def tokenizer_info(config: RunConfig) -> TokenizerInfo:
             hint="build one offline with `ftgate model tiny --out DIR`, or give a hub id",
         )
     try:
-        tokenizer = AutoTokenizer.from_pretrained(where)
+        tokenizer = AutoTokenizer.from_pretrained(where, trust_remote_code=config.model.trust_remote_code)
     except OSError as exc:
         raise FtgateError(
             f"cannot load a tokenizer from {config.model.base!r}: {first_line(exc)}",
