@@ -23,10 +23,12 @@ MULTI_CPU = Path(__file__).resolve().parents[2] / "examples" / "train" / "accele
 # weights are the same. After it they drift a little: each rank normalises
 # its loss by its own tokens before DDP averages the gradients, which weights
 # rows slightly differently than one mean over 16 rows, and lr 5e-3 makes
-# that visible. Measured: 0.012 on a step's loss, 0.017 on the held-out loss
-# after four steps, of about 5.2; LOSS_TOLERANCE allows twice that.
+# that visible, the more so the faster the model learns. So the drift is
+# judged against how far the loss itself moved: at most DRIFT of the held-out
+# loss's fall over the run (measured with the learnable tiny model: a fall of
+# several nats, a drift of about 0.2).
 SAME = 1e-5
-LOSS_TOLERANCE = 0.03
+DRIFT = 0.1
 # The held-out loss is a mean of per-batch means: the single process uses
 # batches of 15 so that its batches are the two ranks' halves of the 30 rows.
 EVAL_BATCH = 15
@@ -79,13 +81,16 @@ def test_two_process_run_matches_one_process_with_the_same_global_batch(tmp_path
     a = json.loads((evidence / "RUN-001" / "metrics.json").read_text())
     b = json.loads((evidence / "RUN-002" / "metrics.json").read_text())
     assert a["baseline"]["eval_loss"]["value"] == pytest.approx(b["baseline"]["eval_loss"]["value"], abs=SAME)
-    assert a["result"]["eval_loss"]["value"] == pytest.approx(b["result"]["eval_loss"]["value"], abs=LOSS_TOLERANCE)
+    fall = b["baseline"]["eval_loss"]["value"] - b["result"]["eval_loss"]["value"]
+    assert fall > 0.5, f"the single-process run did not learn (held-out loss fell by {fall:.3f})"
+    tolerance = DRIFT * fall
+    assert a["result"]["eval_loss"]["value"] == pytest.approx(b["result"]["eval_loss"]["value"], abs=tolerance)
     assert a["result"]["exact_match"]["value"] == b["result"]["exact_match"]["value"]
     losses_a = [h["loss"] for h in json.loads((evidence / "RUN-001" / "log_history.json").read_text()) if "loss" in h]
     losses_b = [h["loss"] for h in json.loads((evidence / "RUN-002" / "log_history.json").read_text()) if "loss" in h]
     assert len(losses_a) == len(losses_b) == 4
     assert losses_a[0] == pytest.approx(losses_b[0], abs=SAME)
-    assert losses_a == pytest.approx(losses_b, abs=LOSS_TOLERANCE)
+    assert losses_a == pytest.approx(losses_b, abs=tolerance)
 
     # Only rank 0 wrote: the evidence verifies on its own, and the report has one registry row per run.
     checks = {c.run_id: c for c in verify_ticket(tp.ticket_path(root)).runs}
