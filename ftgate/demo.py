@@ -224,7 +224,7 @@ def _play(demo: Demo, trainer: bool) -> None:
     demo.step("Stage 5: train, evaluate against the baseline, write evidence the gate can verify")
     demo.ftgate("train", CONFIG, quiet=True)
     demo.say("(the owner reads the report ftgate filled in, and signs the decision)")
-    demo.edit("training-validation-report.md", r"^- Document Status: .*$", "- Document Status: `Current`")
+    demo.edit("training-validation-report.md", r"^- Current Status: .*$", "- Current Status: `Current`")
     demo.edit("training-validation-report.md", r"^- Stage 5 Decision: .*$", "- Stage 5 Decision: `Pass`")
     demo.ftgate("evidence", "verify")
     demo.ftgate("advance")

@@ -21,6 +21,7 @@ from typing import Any
 
 from ftgate.evidence import record as rec
 from ftgate.workflow import markdown as md
+from ftgate.workflow.expectations import STATUS_KEYS
 from ftgate.workflow.fileio import atomic_write_text
 
 OBJECTIVE_TYPE = {"sft": "Supervised Fine-Tuning", "dpo": "Preference Optimization"}
@@ -304,7 +305,9 @@ def update_report(
         proposal = proposed_decision(run_id, metrics, criteria_in_requirements)
         _upsert_line(doc, editor, "Gate Decision", f"- {PROPOSED_KEY}:", f"- {PROPOSED_KEY}: {proposal}")
 
-    status = doc.pairs_for("Document Status")
+    # Upstream writes `## Document Status` then `- Current Status: X`; older
+    # reports wrote `- Document Status: X`. Either is the status line.
+    status = doc.pairs_for(*STATUS_KEYS)
     if status and md.key_id(status[0].value.text) == md.key_id("Draft"):
         # ftgate has written results, so the report is no longer an empty draft;
         # `Current` stays the person's call.

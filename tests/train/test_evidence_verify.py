@@ -176,7 +176,7 @@ def test_stage5_gate_runs_the_verifier(project: Path) -> None:
 
     ticket = tp.ticket_path(project)
     report = ticket / "training-validation-report.md"
-    report.write_text(report.read_text().replace("- Document Status: `In Progress`", "- Document Status: `Current`")
+    report.write_text(report.read_text().replace("- Current Status: `In Progress`", "- Current Status: `Current`")
                       .replace("- Stage 5 Decision: `Fail`", "- Stage 5 Decision: `Pass`"))
 
     def findings() -> list[str]:

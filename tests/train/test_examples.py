@@ -81,4 +81,6 @@ def test_dpo_example_prefers_the_chosen_answer(tmp_path: Path, monkeypatch: pyte
 
 
 def test_every_example_has_a_test() -> None:
-    assert {p.stem for p in EXAMPLES.glob("*.yaml")} == {"sft_lora", "sft_full", "dpo_lora"}
+    # grpo_full runs, exactly as its header says, in tests/train/test_grpo.py.
+    assert {p.stem for p in EXAMPLES.glob("*.yaml")} == {"sft_lora", "sft_full", "dpo_lora", "grpo_full"}
+    assert "grpo_full.yaml" in (Path(__file__).parent / "test_grpo.py").read_text(encoding="utf-8")

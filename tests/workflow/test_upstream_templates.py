@@ -82,6 +82,8 @@ def test_upstream_ticket_walks_every_stage_in_git(capsys: pytest.CaptureFixture[
         assert ftgate(capsys, work, "validate").code == 0
         if stage == Stage.IMPLEMENTATION:
             assert ftgate(capsys, work, "unlock").code == 0
+            # The unlock lands in a commit of its own, before any source change.
+            _commit(work, "Unlock source edits")
             (work / "router" / "rules.py").write_text("def route(text):\n    return model_route(text)\n")
             # The hooks ftgate installed let source in only now, at Stage 4 unlocked.
             _commit(work, "The router asks the tuned model")
@@ -100,7 +102,9 @@ def test_upstream_ticket_walks_every_stage_in_git(capsys: pytest.CaptureFixture[
     run = ftgate(capsys, work, "reenter", "--class", "Local Fix", "--reason", "README calls route() with a dict")
     assert run.code == 0, run
     assert _stage(folder) == Stage.IMPLEMENTATION
+    _commit(work, "Re-enter at Stage 4: Local Fix")
     assert ftgate(capsys, work, "unlock").code == 0
+    _commit(work, "Unlock source edits for the local fix")
     (work / "router" / "rules.py").write_text("def route(text: str):\n    return model_route(text)\n")
     _commit(work, "Local fix: route() takes the message text")
     for expected in (Stage.TRAINING, Stage.CODE_REVIEW, Stage.DOCS_SYNC):
