@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import shutil
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +42,7 @@ from ftgate.errors import FtgateError
 from ftgate.evidence import record as rec
 from ftgate.evidence.criteria import EvaluationConfig, MetricSpec, SuccessCriterion, check_criteria_metrics
 from ftgate.evidence.metrics import MetricValue, aggregate, decide_all, delta
+from ftgate.evidence.scoring import Scorer
 from ftgate.workflow.findings import Finding
 
 KIND = "attached"
@@ -80,35 +79,14 @@ class GenerationRow:
 # ------------------------------------------------------------------ scoring
 
 
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = str.maketrans("", "", string.punctuation)
-
-
-def _normalize(text: str) -> str:
-    text = text.lower().translate(_PUNCT)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def score(spec: MetricSpec, prediction: str, reference: str) -> float:
-    """One (prediction, reference) pair under ``spec``, with the trainer's definitions.
-
-    ``function`` metrics are refused before this is reached: verifying one
-    would mean running repository code inside the gate.
-    """
-    pred, ref = prediction.strip(), reference.strip()
-    if not spec.case_sensitive and spec.kind in ("exact_match", "contains"):
-        pred, ref = pred.lower(), ref.lower()
-    if spec.kind == "exact_match":
-        return float(pred == ref)
-    if spec.kind == "normalized_exact_match":
-        return float(_normalize(pred) == _normalize(ref))
-    if spec.kind == "contains":
-        needle = spec.needle if spec.needle is not None else ref
-        return float((needle if spec.case_sensitive else needle.lower()) in pred)
-    if spec.kind == "regex":
-        flags = 0 if spec.case_sensitive else re.IGNORECASE
-        return float(re.search(str(spec.pattern), prediction, flags) is not None)
-    raise FtgateError(f"metric {spec.name!r} of kind {spec.kind!r} cannot be recomputed from generations")
+def _scorer(spec: MetricSpec) -> Scorer:
+    """The trainer's own scorer for ``spec``, so an attached run is scored
+    exactly as a bundled one. ``function`` metrics are refused before this
+    is reached: verifying one would mean running repository code inside the
+    gate."""
+    if spec.kind == "function":
+        raise FtgateError(f"metric {spec.name!r} of kind {spec.kind!r} cannot be recomputed from generations")
+    return Scorer(spec)
 
 
 def recompute(evaluation: EvaluationConfig, rows: Sequence[GenerationRow]) -> tuple[dict[str, MetricValue],
@@ -118,11 +96,12 @@ def recompute(evaluation: EvaluationConfig, rows: Sequence[GenerationRow]) -> tu
     baseline: dict[str, MetricValue] = {}
     has_baseline = bool(rows) and all(r.baseline is not None for r in rows)
     for spec in evaluation.metrics:
-        scores = [score(spec, r.output, r.reference) for r in rows]
+        score = _scorer(spec)
+        scores = [score(r.output, r.reference) for r in rows]
         result[spec.name] = aggregate(spec.name, scores, proportion=spec.is_proportion,
                                       confidence=evaluation.confidence)
         if has_baseline:
-            base = [score(spec, str(r.baseline), r.reference) for r in rows]
+            base = [score(str(r.baseline), r.reference) for r in rows]
             baseline[spec.name] = aggregate(spec.name, base, proportion=spec.is_proportion,
                                             confidence=evaluation.confidence)
     return baseline, result
