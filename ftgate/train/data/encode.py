@@ -155,6 +155,21 @@ def _locate(text: str, messages: list[dict[str, Any]], enc: Any) -> list[tuple[i
     return found
 
 
+def _place_tool_calls(located: list[tuple[int, int] | None], messages: list[dict[str, Any]],
+                      spans: list[tuple[int, int]]) -> None:
+    """An assistant turn that calls a tool has no content to find: its answer
+    is the call the template rendered, which is that turn's generation block.
+    Blocks pair with assistant turns in order; when they do not (a template
+    that marks some turns only), nothing is placed and the mask check judges
+    the row as it is."""
+    assistant = [j for j, m in enumerate(messages) if m["role"] == "assistant"]
+    if len(assistant) != len(spans):
+        return
+    for j, span in zip(assistant, spans, strict=True):
+        if messages[j].get("tool_calls") and not messages[j]["content"].strip():
+            located[j] = span
+
+
 def _starts_token(text: str, enc: Any, at: int) -> bool:
     token = enc.char_to_token(at)
     if token is None:
@@ -169,10 +184,39 @@ def encode_split(split: SplitRows, tok: TokenizerInfo, fmt: str) -> EncodedSplit
     Rows the chat template refuses (many templates raise on roles that do
     not alternate) move from ``split.rows`` to ``split.problems``.
     """
+    _drop_unrendered_tool_calls(split, tok)
     try:
         return _encode_rows(split.name, split.rows, tok, fmt)
     except Exception:  # noqa: BLE001 - a template may raise anything; find the rows it refuses
         return _encode_without_refused_rows(split, tok, fmt)
+
+
+def _drop_unrendered_tool_calls(split: SplitRows, tok: TokenizerInfo) -> None:
+    """Rows whose tool calls the chat template leaves out of the text move to
+    ``split.problems``: training on them would teach answers to calls the
+    model never sees."""
+    from ftgate.train.data.normalize import tool_call_names
+
+    calling = [row for row in split.rows
+               if isinstance(row.messages, list) and any(tool_call_names(m) for m in row.messages)]
+    if not calling:
+        return
+    try:
+        texts, _ = _render(tok, [row.messages or [] for row in calling], generation_prompt=False, spans=False)
+    except Exception:  # noqa: BLE001 - the per-row retry below names the rows the template refuses
+        return
+    dropped: set[int] = set()
+    for row, text in zip(calling, texts, strict=True):
+        missing = [name for m in row.messages or () for name in tool_call_names(m) if name not in text]
+        if missing:
+            dropped.add(id(row))
+            split.problems.append(RowProblem(
+                row.source, WRONG_ROLE,
+                f"the chat template does not render this row's tool calls (`{missing[0]}` is not in the rendered "
+                "text); use a template that renders `tool_calls`, or write the call as the assistant's text "
+                "(data.format: prompt_completion)"))
+    if dropped:
+        split.rows = [row for row in split.rows if id(row) not in dropped]
 
 
 def _encode_without_refused_rows(split: SplitRows, tok: TokenizerInfo, fmt: str) -> EncodedSplit:
@@ -304,6 +348,7 @@ def _encode_messages(name: str, rows: list[Row], tok: TokenizerInfo) -> EncodedS
                 last_start = tokens[0]
         b.target_start.append(last_start)
         located = _locate(full_text[i], row.messages, enc)  # type: ignore[arg-type]
+        _place_tool_calls(located, row.messages or [], spans[i])
         b.add_ranges(i, enc, located, [m["role"] == "assistant" for m in row.messages])  # type: ignore[union-attr]
         p_ids = prompts[i].ids
         f_ids = enc.ids

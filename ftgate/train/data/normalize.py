@@ -26,9 +26,36 @@ def _clean_message(value: Any) -> dict[str, Any] | str:
     role, content = message.get("role"), message.get("content")
     if not isinstance(role, str):
         return "a message has no `role`"
+    if "tool_calls" in message:
+        if role != "assistant":
+            return f"only assistant messages carry `tool_calls`, not the {role!r} message"
+        if problem := _tool_calls_problem(message["tool_calls"]):
+            return problem
+        if content is None:
+            # A turn that only calls a tool has no text; the template renders the call.
+            message["content"] = content = ""
     if not isinstance(content, str):
         return f"the {role!r} message has no text `content`"
     return message
+
+
+def _tool_calls_problem(calls: Any) -> str | None:
+    if not isinstance(calls, list) or not calls:
+        return "`tool_calls` must be a non-empty list"
+    for n, call in enumerate(calls, start=1):
+        function = call.get("function") if isinstance(call, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name.strip():
+            return f"tool call {n} has no `function.name`"
+        arguments = function.get("arguments") if isinstance(function, dict) else None
+        if arguments is not None and not isinstance(arguments, (dict, str)):
+            return f"tool call {n} ({name}): `function.arguments` must be an object or a JSON string"
+    return None
+
+
+def tool_call_names(message: dict[str, Any]) -> list[str]:
+    """The function names an assistant message calls (empty for a plain message)."""
+    return [call["function"]["name"] for call in message.get("tool_calls") or ()]
 
 
 def _clean_messages(value: Any, what: str) -> list[dict[str, Any]] | str:
@@ -64,7 +91,8 @@ def _normalize_messages(record: dict[str, Any], source: str) -> Row | RowProblem
             WRONG_ROLE,
             f"the last message is {messages[-1]['role']!r}; a training example ends with the assistant's answer",
         )
-    empty = [i for i, m in enumerate(messages) if m["role"] == "assistant" and not m["content"].strip()]
+    empty = [i for i, m in enumerate(messages)
+             if m["role"] == "assistant" and not m["content"].strip() and not m.get("tool_calls")]
     if empty:
         return RowProblem(source, EMPTY_TARGET, f"assistant message {empty[0] + 1} is empty or whitespace")
     last = len(messages) - 1
@@ -93,7 +121,7 @@ def _normalize_target(
         return RowProblem(source, MALFORMED, messages)
     if problem := _bad_roles(messages, frozenset({"assistant"})):
         return RowProblem(source, WRONG_ROLE, f"`{what}`: {problem}")
-    if any(not m["content"].strip() for m in messages):
+    if any(not m["content"].strip() and not m.get("tool_calls") for m in messages):
         return RowProblem(source, EMPTY_TARGET, f"`{what}` has an empty or whitespace assistant message")
     return messages
 
