@@ -43,6 +43,7 @@ from ftgate.evidence import record as rec
 from ftgate.evidence.criteria import EvaluationConfig, MetricSpec, SuccessCriterion, check_criteria_metrics
 from ftgate.evidence.metrics import MetricValue, aggregate, decide_all, delta
 from ftgate.evidence.scoring import Scorer
+from ftgate.evidence.statement import SIGNING_KEY_ENV, signing_key, write_statement
 from ftgate.workflow.findings import Finding
 
 KIND = "attached"
@@ -235,6 +236,10 @@ def attach_run(ticket_path: Path, inputs: AttachInputs, *, root: Path | None = N
     """
     ticket_path = ticket_path.resolve()
     root = (root or rec.find_repo_root(ticket_path)).resolve()
+    key = signing_key(root)
+    if key is not None and not key.is_file():
+        raise FtgateError(f"the evidence signing key {key} does not exist",
+                          hint=f"set {SIGNING_KEY_ENV} or ftgate.yaml `evidence_signing_key` to a key file")
     config = load_config(inputs.config)
     if config.ticket not in (None, ticket_path.name):
         raise FtgateError(f"{inputs.config}: `ticket: {config.ticket}` but the run is attached to "
@@ -307,6 +312,8 @@ def attach_run(ticket_path: Path, inputs: AttachInputs, *, root: Path | None = N
         "artifacts": artifacts,
     }
     rec.write_json(run_path / rec.RUN_JSON, run)
+    # Last of all, as for a bundled run: the statement lists every file, run.json included.
+    write_statement(run_path, run, key=key)
     return run_id, run, metrics
 
 

@@ -123,3 +123,20 @@ def load_signers(root: Path, configured: str | None) -> bytes | None:
     except OSError as exc:
         raise FtgateError(f"ftgate.yaml: evidence_signers: {configured} cannot be read ({exc.strerror})",
                           hint="commit the allowed_signers file, or remove evidence_signers") from None
+
+
+#: A CI runner's secret key, named in its environment, wins over ftgate.yaml.
+SIGNING_KEY_ENV = "FTGATE_EVIDENCE_SIGNING_KEY"
+
+
+def signing_key(root: Path) -> Path | None:
+    """The key evidence is signed with: the environment (a CI runner's secret) first, then ftgate.yaml."""
+    import os
+
+    from ftgate.policy.config import load_config
+
+    configured = os.environ.get(SIGNING_KEY_ENV) or load_config(root).evidence_signing_key
+    if not configured:
+        return None
+    path = Path(configured).expanduser()
+    return path if path.is_absolute() else root / path

@@ -29,6 +29,7 @@ from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 from ftgate.evidence import record as rec
 from ftgate.evidence.metrics import MetricValue
 from ftgate.evidence.schema import RunState, load_record
+from ftgate.evidence.statement import SIGNING_KEY_ENV, signing_key
 from ftgate.train import evidence as ev
 from ftgate.train.config import (
     RunConfig,
@@ -565,18 +566,6 @@ def _grpo_files(run: _Run, base_gen: list[Any], tuned_gen: list[Any], history: l
     }
 
 
-SIGNING_KEY_ENV = "FTGATE_EVIDENCE_SIGNING_KEY"
-
-
-def signing_key(root: Path) -> Path | None:
-    """The key evidence is signed with: the environment (a CI runner's secret) first, then ftgate.yaml."""
-    from ftgate.policy.config import load_config
-
-    configured = os.environ.get(SIGNING_KEY_ENV) or load_config(root).evidence_signing_key
-    if not configured:
-        return None
-    path = Path(configured).expanduser()
-    return path if path.is_absolute() else root / path
 
 
 def _anomalies(history: list[dict[str, Any]], baseline: dict[str, MetricValue],

@@ -178,3 +178,50 @@ def _at_stage_6(project: Path) -> str:
     tp.git(project, "add", "-A")
     tp.git(project, "commit", "-q", "-m", "attached evidence and Stage 6")
     return tp.git(project, "rev-parse", "HEAD").strip()
+
+
+def _trust(project: Path, key: Path) -> None:
+    """ftgate.yaml names a signers file that lists only ``key``."""
+    pub = key.with_name(key.name + ".pub").read_text().split()
+    (project / ".ftgate").mkdir(exist_ok=True)
+    (project / ".ftgate" / "evidence_signers").write_text(
+        f'ci@example.com namespaces="ftgate-evidence" {pub[0]} {pub[1]}\n')
+    (project / "ftgate.yaml").write_text("evidence_signers: .ftgate/evidence_signers\n")
+    tp.git(project, "add", "-A")
+    tp.git(project, "commit", "-q", "-m", "trust the CI runner's evidence key")
+
+
+def test_attached_evidence_is_signed_and_checked_like_a_bundled_run(project: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    for name in ("runner", "intruder"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(keys / name)],
+                       check=True)
+    _trust(project, keys / "runner")
+
+    # Unsigned attached evidence is refused once signers are configured.
+    run_dir = _attach(project)
+    code, out = _verify(project)
+    assert code == 1 and "sign" in out.lower(), out
+    shutil.rmtree(run_dir)
+
+    # Signed by a key that is not listed: refused.
+    env_key = "FTGATE_EVIDENCE_SIGNING_KEY"
+    os.environ[env_key] = str(keys / "intruder")
+    try:
+        run_dir = _attach(project)
+    finally:
+        del os.environ[env_key]
+    code, out = _verify(project)
+    assert code == 1, out
+    shutil.rmtree(run_dir)
+
+    # Signed by the runner's key: the statement lists every file and verifies.
+    os.environ[env_key] = str(keys / "runner")
+    try:
+        run_dir = _attach(project)
+    finally:
+        del os.environ[env_key]
+    assert (run_dir / "statement.json").is_file() and (run_dir / "statement.json.sig").is_file()
+    code, out = _verify(project)
+    assert code == 0, out
