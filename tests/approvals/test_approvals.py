@@ -12,7 +12,7 @@ import pytest
 from ftgate import sshsig
 from ftgate.workflow.model import Permission, Stage
 from tests.support.gitrepo import Repo
-from tests.support.server import push
+from tests.support.server import bare_and_clone, push
 from tests.support.tickets import edit_state, fill, put_ticket, state_text
 
 pytestmark = pytest.mark.skipif(subprocess.run(["which", "ssh-keygen"], capture_output=True).returncode != 0,
@@ -45,13 +45,7 @@ def _server(tmp_path: Path, env: dict[str, str], *, approvals: bool = True, stag
     allowed signers (alice only) and a ticket `t` at ``stage`` are set up
     before the hook judges anything."""
     keys = {name: _key(tmp_path, name) for name in ("alice", "mallory", "dev")}
-    bare = Repo(tmp_path / "server.git", env)
-    bare.path.mkdir()
-    bare.git("init", "-q", "--bare", "-b", "main")
-    work = Repo(tmp_path / "clone", env)
-    Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
-    work.write("README.md", "# demo\n")
-    work.write("src/train.py", "print('train')\n")
+    bare, work = bare_and_clone(tmp_path, env)
     work.write("ftgate.yaml", _config(approvals=approvals, transitions=transitions))
     work.write(SIGNERS, f"{ALICE} {sshsig.public_key_of(keys['alice'])}\n")
     if stage is not None:

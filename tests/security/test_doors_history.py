@@ -7,37 +7,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from ftgate.workflow.model import GateStatus, Permission, ReentryClass, Stage, YesNo
-from tests.support.gitrepo import Repo, git_env
+from tests.support.gitrepo import Repo
 from tests.support.server import make_server, push
 from tests.support.tickets import FILES_UP_TO_4, edit_state, example, put_ticket, state_text
 
 T = "tickets/in-progress/t"
 
 
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return git_env(tmp_path / "home")
-
-
 def server_with(tmp_path: Path, env: dict[str, str], setup: Callable[[Repo], None]) -> tuple[Repo, Repo]:
     """A server whose history ``setup`` wrote before the hook was installed:
     set-up, not steps the server should judge."""
-    bare = Repo(tmp_path / "server.git", env)
-    bare.path.mkdir()
-    bare.git("init", "-q", "--bare", "-b", "main")
-    work = Repo(tmp_path / "clone", env)
-    Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
-    work.write("README.md", "# demo\n")
-    work.write("src/train.py", "print('train')\n")
-    work.commit("initial")
-    setup(work)
-    work.git("push", "-q", "origin", "main")
-    proc = work.ftgate("install", "--server", str(bare.path), "--hook", "update")
-    assert proc.returncode == 0, proc.stderr
-    return bare, work
+    return make_server(tmp_path, env, setup=setup)
 
 
 def refused_everywhere(work: Repo, base: str, ref: str, rule: str, *, branch: str | None = None) -> str:

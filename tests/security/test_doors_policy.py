@@ -8,29 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from tests.support.gitrepo import Repo, git_env
-from tests.support.server import make_server, push
+from tests.support.gitrepo import Repo
+from tests.support.server import bare_and_clone, make_server, push
 
 LOOSE = "version: 1\nuntracked_source: allow\n"
-
-
-@pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
-    return git_env(tmp_path / "home")
 
 
 def loose_then_strict(tmp_path: Path, env: dict[str, str]) -> tuple[Repo, Repo, str]:
     """A server whose history once allowed untracked source and no longer
     does; set up before the hook judges anything. Returns the loose commit."""
-    bare = Repo(tmp_path / "server.git", env)
-    bare.path.mkdir()
-    bare.git("init", "-q", "--bare", "-b", "main")
-    work = Repo(tmp_path / "clone", env)
-    Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
-    work.write("README.md", "# demo\n")
-    work.write("src/train.py", "print('train')\n")
+    bare, work = bare_and_clone(tmp_path, env)
     work.write("ftgate.yaml", LOOSE)
     work.commit("loose policy")
     loose = work.head()
@@ -85,13 +72,7 @@ def test_a_root_commit_is_judged_under_the_repositorys_policy(tmp_path: Path, en
 
 def test_a_fast_forward_of_commits_accepted_on_a_looser_ref_is_judged_again(
         tmp_path: Path, env: dict[str, str]) -> None:
-    bare = Repo(tmp_path / "server.git", env)
-    bare.path.mkdir()
-    bare.git("init", "-q", "--bare", "-b", "main")
-    work = Repo(tmp_path / "clone", env)
-    Repo(tmp_path, env).git("clone", "-q", str(bare.path), str(work.path))
-    work.write("README.md", "# demo\n")
-    work.write("src/train.py", "print('train')\n")
+    bare, work = bare_and_clone(tmp_path, env)
     work.commit("initial")
     work.git("push", "-q", "origin", "main")
     base = work.head()
