@@ -1,12 +1,16 @@
 """Batched git access for the hooks: a constant number of git processes per
 check, whatever the number of commits.
 
-``rev-list --stdin`` lists the commits, one ``diff-tree --stdin -z`` gives
-every commit's changed paths, one ``cat-file --batch-check`` resolves every
+``rev-list`` lists the commits, one ``diff-tree --stdin -z`` gives every
+commit's changed paths (streamed: :func:`rev_list_diff_tree` yields commits
+while git still runs), one ``cat-file --batch-check`` resolves every
 ``<rev>:<path>`` the decision needs, and one ``cat-file --batch`` reads the
-few distinct blobs. Paths travel NUL-terminated and are decoded with
-``surrogateescape``, so names with newlines, spaces, leading dashes or bytes
-that are not UTF-8 round-trip exactly.
+few distinct blobs. A hook run that asks again and again (a push judged in
+batches) opens :class:`Lookups`, which keeps that cat-file pair for the
+whole run. Paths travel NUL-terminated and are decoded with
+``surrogateescape``, so names with spaces, leading dashes or bytes that are
+not UTF-8 round-trip exactly; a ``<rev>:<path>`` name holding a newline
+cannot be asked on cat-file's line protocol and is answered as missing.
 
 Every process runs through :mod:`ftgate.proc` with its scrubbed
 environment; ``keep`` names what the calling hook must pass through: inside a
@@ -332,12 +336,17 @@ def batch_check(names: Sequence[str], *, cwd: str | None = None,
     session = _active(cwd, keep)
     if session is not None:
         return session.batch_check(names)
-    payload = b"".join(encode_path(n) + b"\n" for n in names)
+    # A newline would split one name into two requests and shift every
+    # answer after it: such a name is missing, as in Lookups.
+    result: dict[str, tuple[str, str] | None] = {n: None for n in names if "\n" in n}
+    asked = [n for n in names if "\n" not in n]
+    if not asked:
+        return result
+    payload = b"".join(encode_path(n) + b"\n" for n in asked)
     # %(rest) would split on whitespace; echo nothing and rely on order.
     out = git(["cat-file", "--batch-check=%(objectname) %(objecttype)"], cwd=cwd, input=payload, keep=keep)
     lines = out.split(b"\n")
-    result: dict[str, tuple[str, str] | None] = {}
-    for name, line in zip(names, lines, strict=False):
+    for name, line in zip(asked, lines, strict=False):
         text = line.decode("ascii", "replace")
         parts = text.split(" ")
         if len(parts) == 2 and parts[1] in ("blob", "tree", "commit", "tag"):

@@ -161,9 +161,10 @@ def test_lookups_answer_as_the_one_shot_calls_do(tmp_path: Path, env: dict[str, 
     big_oid = work.out("hash-object", "-w", "big.txt")
     names = [f"{head}:{STATE}", f"{head}:src/train.py", f"{head}:nope", f"{head}:src", f"{head}:a b c missing",
              "", " ", head, "0" * 40]
-    names += [f"{head}:docs/n{i % 7}.md" for i in range(3000)]  # well past one window
-    # Last, where the one-shot call's extra answer line misaligns nothing.
+    names += [f"{head}:docs/n{i % 7}.md" for i in range(1500)]  # well past one window
+    # A newline would make two requests of one name and shift the answers after it.
     names.append(f"{head}:with\nnewline")
+    names += [f"{head}:docs/n{i % 7}.md" for i in range(7)] + [f"{head}:nope2"]
     oids = [big_oid, *(hit[0] for hit in pl.batch_check(names[:2], cwd=cwd).values() if hit), "f" * 40, big_oid]
     once = (pl.batch_check(names, cwd=cwd), pl.object_sizes(oids, cwd=cwd), pl.read_objects(oids, cwd=cwd))
     with pl.Lookups(cwd, KEEP_NONE):
@@ -171,7 +172,8 @@ def test_lookups_answer_as_the_one_shot_calls_do(tmp_path: Path, env: dict[str, 
         again = pl.read_objects([big_oid], cwd=cwd)
     assert session == once
     # A name with a newline cannot be asked line by line: missing, not misread.
-    assert session[0][f"{head}:with\nnewline"] is None
+    assert session[0][f"{head}:with\nnewline"] is None and session[0][f"{head}:nope2"] is None
+    assert session[0][f"{head}:docs/n6.md"] is not None
     assert session[2][big_oid] == big.encode() == again[big_oid]
     assert session[0][f"{head}:nope"] is None and session[0][f"{head}:src"] is not None
 
