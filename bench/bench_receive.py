@@ -4,6 +4,7 @@ run by itself, side by side.
 
     python bench/bench_receive.py [--commits 10000] [--runs 5]
     python bench/bench_receive.py --large      # the scale case: 100,000 commits, 3 runs
+    python bench/bench_receive.py --large --against OLD_SRC   # and an older tree's hook beside it
 
 Targets (issues 3 and 11), at every size:
 
@@ -101,10 +102,10 @@ def hook_peak_mb(repo: Repo, stdin: str, env: dict[str, str]) -> float:
     return int(line.split()[1]) / 1024
 
 
-def count_git_processes(repo: Repo, stdin: str) -> int:
+def count_git_processes(repo: Repo, stdin: str, env: dict[str, str] | None = None) -> int:
     trace = WORK / "trace.json"
     trace.unlink(missing_ok=True)
-    env = dict(repo.env, GIT_TRACE2_EVENT=str(trace))
+    env = dict(env or repo.env, GIT_TRACE2_EVENT=str(trace))
     subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], cwd=repo.path, env=env,
                    input=stdin.encode(), capture_output=True, check=True)
     starts = [json.loads(line) for line in trace.read_text().splitlines()]
@@ -117,6 +118,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--large", action="store_true",
                         help="the scale case (issue 11): 100,000 commits, 3 runs; memory must stay flat")
+    parser.add_argument("--against", type=Path, metavar="SRC",
+                        help="another ftgate source tree (say, an older commit's, from git archive) whose hook "
+                             "runs alternately with this one's, for a before/after in the same minutes")
     args = parser.parse_args()
     if args.large:
         args.commits, args.runs = 100_000, 3
@@ -128,11 +132,18 @@ def main() -> int:
     hook = [sys.executable, "-m", "ftgate", "hook", "pre-receive"]
     plumbing = ["sh", "-c", (f"git rev-list --parents --reverse --topo-order {head} --not --all "
                              "| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null")]
+    other = dict(env, PYTHONPATH=str(args.against.resolve())) if args.against else None
     run(hook, repo, stdin, env)  # warm caches
-    ours, bare = [], []
-    for _ in range(args.runs):
+    if other is not None:
+        run(hook, repo, stdin, other)
+    ours, bare, theirs = [], [], []
+    for i in range(args.runs):
         bare.append(run(plumbing, repo, stdin, env)[0])
+        if other is not None and i % 2:  # each goes first every other run
+            theirs.append(run(hook, repo, stdin, other)[0])
         ours.append(run(hook, repo, stdin, env)[0])
+        if other is not None and not i % 2:
+            theirs.append(run(hook, repo, stdin, other)[0])
     hook_peak = hook_peak_mb(repo, stdin, env)
     short_tip = repo.out("rev-list", "-n1", head + "~" + str(args.commits - 10))
     small = count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n")
@@ -143,6 +154,13 @@ def main() -> int:
     print(f"ftgate pre-receive median {m_ours:.2f} s  (ratio {m_ours / m_bare:.2f}x)")
     print(f"git processes: {small} for 10 commits, {large} for {args.commits}")
     print(f"peak memory of the hook process {hook_peak:.1f} MB")
+    if other is not None:
+        m_theirs = statistics.median(theirs)
+        counts = (count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n", other),
+                  count_git_processes(repo, stdin, other))
+        print(f"against {args.against}: median {m_theirs:.2f} s (ratio {m_theirs / m_bare:.2f}x), peak "
+              f"{hook_peak_mb(repo, stdin, other):.1f} MB, git processes {counts[0]} for 10 commits, "
+              f"{counts[1]} for {args.commits}")
     # The 3 s bound is the 10,000-commit case's; at scale the bounds are the ratio and flat memory.
     in_time = args.commits > 10_000 or m_ours < 3
     ok = in_time and m_ours <= 2 * m_bare and small == large and hook_peak < 200
