@@ -27,11 +27,14 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from typing import IO
 
 from ftgate import proc
 from ftgate.policy.decide import PathChange
 from ftgate.records import record
+
+TYPE_CHECKING = False  # typing costs milliseconds on the commit hook's path
+if TYPE_CHECKING:
+    from typing import IO
 
 ZERO_OIDS = {"0" * 40, "0" * 64}
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
