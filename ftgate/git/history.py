@@ -3,10 +3,10 @@
 ``iter_commit_units`` lists the commits (with parents) of a ref with one
 ``rev-list`` piped into one ``diff-tree --stdin`` and yields them as judge
 units while git is still working; ``judge_units`` judges such a stream in
-batches, so a push of any size holds one batch at a time. A merge's change is what ``diff-tree --cc`` reports:
-only paths whose result differs from every parent, so a clean merge of a
-finished ticket branch changes nothing and an evil merge shows its extra
-edit. stdlib only.
+batches, so a push of any size holds one batch at a time. A merge's change
+is what ``diff-tree --cc`` reports: only paths whose result differs from
+every parent, so a clean merge of a finished ticket branch changes nothing
+and an evil merge shows its extra edit. stdlib only.
 """
 
 from __future__ import annotations
