@@ -3,6 +3,7 @@ signed run, committed with the ticket advanced out of Stage 5, is refused by
 a real `git push` to a bare server with ftgate's `update` hook, naming its
 reason, and by `ftgate ci` over the same range in a fresh CI checkout, run
 as examples/github-actions/ftgate.yml runs it. The honest walk passes both.
+One forgery and the honest walk also go through the `pre-receive` variant.
 
 Set-up, once for the module: a copy of the session's signed run
 (``signed_run``, trained once with test_tamper.py), its ticket (and a second
@@ -243,3 +244,24 @@ def test_swapped_base_weights_outside_git_are_reported_not_checked(door: Door, c
     assert tamper.WEIGHTS_NOT_CHECKED in ci, ci
     assert reason not in server + ci
 
+
+
+def test_the_pre_receive_hook_judges_the_same(door: Door, clone: Repo, keys: dict[str, Path], tmp_path: Path
+                                              ) -> None:
+    """The whole-push variant (GitLab's): a copy of the server at Stage 5
+    with `pre-receive` instead of `update`."""
+    bare = Repo(tmp_path / "pre-receive.git", door.env)
+    Repo(tmp_path, door.env).git("clone", "-q", "--bare", str(door.bare.path), str(bare.path))
+    install_server_hook(bare, clone, hook="pre-receive")
+    clone.git("remote", "set-url", "origin", str(bare.path))
+    honest = _leave_stage_5(clone, door)
+    pushed = push(clone, "HEAD:main")
+    assert pushed.returncode == 0 and tamper.WEIGHTS_NOT_CHECKED in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == honest
+    bare.git("update-ref", "refs/heads/main", door.stage5)
+    clone.git("reset", "-q", "--hard", door.stage5)
+    reason = tamper.unlisted_key(clone.path, keys)
+    _leave_stage_5(clone, door, message="signed by an unlisted key")
+    pushed = push(clone, "HEAD:main")
+    assert pushed.returncode != 0 and reason in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == door.stage5
