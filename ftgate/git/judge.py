@@ -166,7 +166,7 @@ def config_removal(unit: Unit, before: str | None, after: str | None) -> str | N
         if unit.targeted and unit.target_config is not None:
             where = unit.ref.removeprefix("refs/heads/") if unit.ref else "the base"
             return (f"missing from this commit, while {where}, where it lands, has one (history from before "
-                    f"{CONFIG_FILE} was added, or that dropped it)")
+                    f"{CONFIG_FILE} was added, or that dropped it: rebase it onto {where})")
         return None
     if unit.merge:
         return "dropped by this merge"
