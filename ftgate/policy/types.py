@@ -167,6 +167,9 @@ class TicketInput:
     # line each (None: the adapter did not run it, which refuses).
     stage5_evidence: str = "verified"
     evidence_findings: list[str] | None = None
+    # What that check could not check in the tree (weights outside git):
+    # shown as notes, so an accepted change does not pass it over in silence.
+    evidence_notes: list[str] = field(default_factory=list)
     # When the policy in force has approvals on: the approvals the adapter
     # found and verified for this ticket (ftgate.policy.approvals).
     approvals: ApprovalFacts | None = None
@@ -191,6 +194,9 @@ class Change:
     # The new side's ftgate.yaml, when this change edits it and it is invalid.
     config_error: str | None = None
     config_hint: str | None = None
+    # How this change takes ftgate.yaml away where its parent (or the ref it
+    # lands on) has one: "deleted", "renamed to x"... None: it does not.
+    config_removed: str | None = None
     # What is judged, for messages: "staged changes", "commit 1a2b3c4".
     label: str = "change"
 
