@@ -105,7 +105,7 @@ class _Reader:
         # (plumbing.Lookups): the server judges a push in batches, and a
         # `git log` per batch would make the processes grow with the push.
         for commit, data in pl.read_objects(commits, cwd=self.cwd, keep=self.keep).items():
-            email = _author_email(data)
+            email = _raw_author_email(data)
             if email is not None:
                 self._authors[commit] = email
 
@@ -217,7 +217,7 @@ class _Reader:
         return [self._authors[unit.after]]
 
 
-def _author_email(commit: bytes) -> str | None:
+def _raw_author_email(commit: bytes) -> str | None:
     """The author's email in a raw commit object, as ``%ae`` prints it:
     between the first ``<`` of the author line and the ``>`` after it."""
     for line in commit.split(b"\n"):
