@@ -25,7 +25,8 @@ Pure, like decide(): the adapter puts the texts it read into
 :attr:`TicketInput.requirements <ftgate.policy.types.TicketInput.requirements>`.
 It reads them only when :func:`wants` asks, so a commit that does not touch
 a ``requirements.md`` reads nothing more, and one that does while its ticket
-is at Stage 2 or earlier reads only the state file, not the criteria.
+is at Stage 2 or earlier reads at most the state file (at Stage 1, to tell a
+Plan Impact re-entry), not the criteria.
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def _side_open(side: TicketSide) -> bool | None:
         return False
     if side.folder.startswith(f"{TICKETS}/{DONE}/"):
         return False
+    if summary.stage != 1:
+        # Every re-entry that lands on Stage 0 or 2 walks Stage 2 again; only
+        # Plan Impact (1 -> 3) sits somewhere below it without doing so.
+        return True
     if side.text is None:
         return None
     from ftgate.errors import ReadError
@@ -174,17 +179,14 @@ def criteria_reasons(change: Change) -> list[Reason]:
     for name, (before_path, after_path) in requirements_edits(change.paths).items():
         path = after_path or before_path or REQUIREMENTS_FILE
         ticket = change.tickets.get(name)
+        if ticket is not None and ticket.before.folder is None and ticket.after.folder is None:
+            continue  # no state on either side: no ticket whose criteria are fixed
+        if ticket is not None and _opened(ticket):
+            continue
         if ticket is None or ticket.requirements is None:
-            if ticket is not None and ticket.before.folder is None and ticket.after.folder is None:
-                continue  # no state on either side: no ticket whose criteria are fixed
             reasons.append(Reason(path, RULE, f"ticket {name!r}: {path} changes, but the ticket's state or the "
                                               "file's two versions could not be loaded to compare its criteria",
                                   "report this as an ftgate bug"))
-            continue
-        if ticket.before.folder is None and ticket.after.folder is None:
-            continue
-        opened = _opened(ticket)
-        if opened:
             continue
         changed, problem = _changes(ticket.requirements)
         if problem is None and not changed:
