@@ -165,11 +165,15 @@ def _changes(edit: RequirementsEdit) -> tuple[list[str], str | None]:
 
 
 def _where(ticket: TicketInput) -> str:
+    """Where the ticket stands, for the message: ``is at Stage 5, past Stage 2``."""
     for side in (ticket.after, ticket.before):
         summary = side.summary
         if side.folder is not None and summary is not None and summary.stage is not None and not summary.error:
-            return f"Stage {summary.stage}"
-    return "an unreadable state"
+            if summary.stage <= _LAST_OPEN_STAGE:
+                return (f"is at Stage {summary.stage} in a re-entry that does not walk Stage 2 again "
+                        "(or is archived)")
+            return f"is at Stage {summary.stage}, past Stage 2,"
+    return "has a state that cannot be read, so nothing shows its Stage 2 gate is still ahead,"
 
 
 def criteria_reasons(change: Change) -> list[Reason]:
@@ -197,11 +201,11 @@ def criteria_reasons(change: Change) -> list[Reason]:
                f"locked), commit that, then change the criteria and walk the Stage 2 gate again "
                f"(`ftgate advance {name}`); or keep the criteria as they were")
         if problem is not None:
-            reasons.append(Reason(path, RULE, f"ticket {name!r} is at {where}, past Stage 2, and its "
+            reasons.append(Reason(path, RULE, f"ticket {name!r} {where} and its "
                                               f"{REQUIREMENTS_FILE} changes, but one version cannot be read "
                                               f"({problem}), so a change to its success criteria cannot be ruled "
                                               "out", f"make the file UTF-8 markdown again; {fix}"))
             continue
-        reasons.append(Reason(path, RULE, f"ticket {name!r} is at {where}, past Stage 2, and this change alters "
+        reasons.append(Reason(path, RULE, f"ticket {name!r} {where} and this change alters "
                                           f"its success criteria in {path}: " + "; ".join(changed), fix))
     return reasons

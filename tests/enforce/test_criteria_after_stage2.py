@@ -108,15 +108,25 @@ def test_before_stage_2_is_left_the_criteria_are_free(repo: Repo) -> None:
     assert proc.returncode == 0, proc.stderr.decode()
 
 
-def test_a_reentry_that_skips_stage_2_does_not_open_the_criteria(repo: Repo) -> None:
+@pytest.mark.parametrize(("klass", "lands", "opens"), [
+    ("Plan Impact", 1, False),        # 1 -> 3: skips Stage 2
+    ("Local Fix", 4, False),
+    ("Investigation Gap", 1, True),   # 1 -> 2 -> ...
+    ("Unclear", 0, True),             # 0 -> 1 -> 2 -> ...
+])
+def test_only_a_reentry_that_walks_stage_2_again_opens_the_criteria(repo: Repo, klass: str, lands: int,
+                                                                    opens: bool) -> None:
     seeded(repo, stage=5)
-    assert repo.ftgate("reenter", "t", "--class", "Plan Impact", "--reason", "the plan missed packing").returncode == 0
-    repo.commit("re-enter: Plan Impact", verify=True)
+    assert repo.ftgate("reenter", "t", "--class", klass, "--reason", "found at Stage 5").returncode == 0
+    repo.git("add", "-A")
+    assert repo.git("commit", "-q", "-m", f"re-enter: {klass}", check=False).returncode == 0
     repo.write(REQ, LOWERED)
     repo.git("add", "-A")
-    proc = repo.git("commit", "-q", "-m", "lower the bar during a plan fix", check=False)
+    proc = repo.git("commit", "-q", "-m", "change the bar during the re-entry", check=False)
     err = proc.stderr.decode()
-    assert proc.returncode != 0 and RULE in err and "Stage 1" in err, err
+    assert (proc.returncode == 0) is opens, err
+    if not opens:
+        assert RULE in err and f"Stage {lands}" in err, err
 
 
 def test_the_honest_path_is_accepted_everywhere(tmp_path: Path, env: dict[str, str]) -> None:
