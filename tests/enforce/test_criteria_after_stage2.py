@@ -238,3 +238,16 @@ def test_gate_status_untouched_by_a_same_stage_requirement_edit(tmp_path: Path, 
     work.commit("touch the state and lower the bar")
     pushed = push(work, "main")
     assert pushed.returncode != 0 and RULE in pushed.stderr, pushed.stderr
+
+
+def test_pre_push_and_pre_receive_refuse_it_too(tmp_path: Path, env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, hook="pre-receive", setup=lambda w: seeded(w, 5))
+    assert work.ftgate("install").returncode == 0  # the client hooks, pre-push among them
+    base = work.head()
+    work.write(REQ, LOWERED)
+    work.commit("make SC-001 easier")
+    local = push(work, "main", extra=())
+    assert local.returncode != 0 and RULE in local.stderr and "remote:" not in local.stderr, local.stderr
+    server = push(work, "main")
+    assert server.returncode != 0 and RULE in server.stderr and "remote:" in server.stderr, server.stderr
+    assert bare.out("rev-parse", "main") == base
