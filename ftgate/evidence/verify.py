@@ -464,8 +464,10 @@ def verify_ticket(ticket_path: Path, *, root: Path | None = None,
     )
     for sc in sc_ids:
         closing.close(sc, completed)
-    findings += closing.findings
+    # A run's own problems before the criteria that rest on it: a door that
+    # shows only the first few findings must show why, not only that.
     findings += _run_problems(completed, closing.relied, bool(sc_ids), notes)
+    findings += closing.findings
     if report is not None:
         findings.extend(_check_report(report, checks, root))
     return VerifyResult(ticket_path, checks, findings, notes, closing.closure, signed=signers is not None)
@@ -618,7 +620,7 @@ class _Closure:
                 Finding(
                     _rel(self.root, latest.path / rec.RUN_JSON),
                     None,
-                    f"{sc} rests on {latest.run_id}, which does not verify (see below)",
+                    f"{sc} rests on {latest.run_id}, which does not verify (see its findings)",
                 )
             )
         elif decision.decision != "Passed":
@@ -679,14 +681,19 @@ def _run_problems(
     return findings
 
 
-def gate_findings(ticket_path: Path, *, root: Path | None = None,
+def gate_findings(ticket_path: Path, *, root: Path | None = None, notes: list[str] | None = None,
                   waiver_approval: WaiverApproval | None = None) -> list[Finding]:
     """What the Stage 5 gate and ``ftgate ci`` add: the evidence's findings.
 
     Findings the report-only gate already states (no completed run, a
-    missing report) are left to it, so nothing is said twice.
+    missing report) are left to it, so nothing is said twice. ``notes``,
+    when given, receives what verify could not check here (absent weights,
+    inputs outside git), so a door can say so instead of passing silently.
     """
-    return verify_ticket(ticket_path, root=root, waiver_approval=waiver_approval).findings
+    result = verify_ticket(ticket_path, root=root, waiver_approval=waiver_approval)
+    if notes is not None:
+        notes.extend(result.notes)
+    return result.findings
 
 
 # ------------------------------------------------------------------ the report

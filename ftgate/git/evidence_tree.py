@@ -8,8 +8,9 @@ out into a temporary checkout with its own index, and the verifier runs
 there. That costs a full checkout, which is fine: a change leaves Stage 5
 once per ticket, and nothing else pays for it.
 
-Only :func:`evidence_findings` is public; it is imported by the judge only
-when such a change is in the batch.
+Only :func:`evidence_findings` and :func:`evidence_check` (the same, with
+the notes of what could not be checked) are public; the judge imports them
+only when such a change is in the batch.
 """
 
 from __future__ import annotations
@@ -51,6 +52,14 @@ def evidence_findings(rev: str, ticket_folder: str, *, cwd: str | None = None,
     """The Stage 5 evidence findings for ``ticket_folder`` in the tree of
     ``rev`` (a commit id, or "" for the index), one line each; empty when
     the evidence verifies."""
+    return evidence_check(rev, ticket_folder, cwd=cwd, keep=keep)[0]
+
+
+def evidence_check(rev: str, ticket_folder: str, *, cwd: str | None = None,
+                   keep: Collection[str] = proc.KEEP_NONE) -> tuple[list[str], list[str]]:
+    """:func:`evidence_findings`, and the notes of what could not be checked
+    in that tree (base weights and inputs git does not hold), one line each."""
+    notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="ftgate-evidence-") as tmp:
         scratch = Path(tmp)
         root = scratch / "tree"
@@ -58,14 +67,16 @@ def evidence_findings(rev: str, ticket_folder: str, *, cwd: str | None = None,
         try:
             _checkout(rev, root, scratch, cwd, keep)
         except pl.GitError as err:
-            return [f"{ticket_folder}: the tree could not be written out to check its training evidence ({err})"]
+            return [f"{ticket_folder}: the tree could not be written out to check its training evidence ({err})"], []
         from ftgate.errors import FtgateError
         from ftgate.evidence.verify import gate_findings
 
         # The verifier's own git calls address the scratch checkout by cwd,
         # through the scrubbed environment of ftgate.proc.
         try:
-            findings = gate_findings(root / ticket_folder, root=root)
+            findings = gate_findings(root / ticket_folder, root=root, notes=notes)
         except FtgateError as err:
-            return [f"{ticket_folder}: the training evidence could not be checked: {err.message}"]
-        return [f.render().replace("\n", " ").replace(str(root) + os.sep, "") for f in findings]
+            return [f"{ticket_folder}: the training evidence could not be checked: {err.message}"], []
+        scrub = str(root) + os.sep
+        return ([f.render().replace("\n", " ").replace(scrub, "") for f in findings],
+                [note.replace("\n", " ").replace(scrub, "") for note in notes])

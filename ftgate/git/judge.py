@@ -710,10 +710,10 @@ class Judge:
                     continue
                 ticket.stage5_evidence = mode
                 if mode == "verified":
-                    from ftgate.git.evidence_tree import evidence_findings
+                    from ftgate.git.evidence_tree import evidence_check
 
-                    ticket.evidence_findings = evidence_findings(unit.after, ticket.after.folder,
-                                                                cwd=self.cwd, keep=self.keep)
+                    ticket.evidence_findings, ticket.evidence_notes = evidence_check(
+                        unit.after, ticket.after.folder, cwd=self.cwd, keep=self.keep)
 
     def _load_transition_files(self, results: list[_Result]) -> None:
         """Texts of edited state files and the new side's ticket files, for

@@ -249,6 +249,7 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
                                       f"ticket {name!r}: its state change could not be read",
                                       "report this as an ftgate bug"))
                 continue
+            notes += ticket.evidence_notes
             step_reasons, step_notes = check_transition(ticket)
             reasons += step_reasons
             notes += step_notes

@@ -182,6 +182,9 @@ class TicketInput:
     # line each (None: the adapter did not run it, which refuses).
     stage5_evidence: str = "verified"
     evidence_findings: list[str] | None = None
+    # What that check could not check in the tree (weights outside git):
+    # shown as notes, so an accepted change does not pass it over in silence.
+    evidence_notes: list[str] = field(default_factory=list)
     # When the policy in force has approvals on: the approvals the adapter
     # found and verified for this ticket (ftgate.policy.approvals).
     approvals: ApprovalFacts | None = None

@@ -14,6 +14,11 @@ Fixtures other test files can use:
   (dict merged into the config), ``template`` (a chat template text written
   to ``template.jinja`` and selected in the config), ``model`` (a model
   folder; default ``tiny_model_dir``).
+- ``keys`` (session): the tamper suite's ssh keys, ``trainer`` (listed in
+  ``evidence_signers``) and ``intruder`` (not listed).
+- ``signed_run`` (session): the tamper suite's project with one honest run
+  signed by ``trainer`` (``tests.support.tamper``), trained once for
+  test_tamper.py and test_tamper_push.py together. Read-only: copy it.
 - ``rows`` (function): ``rows.conversation(i)``, ``rows.conversations(n, start=0)``
   (simple arithmetic chats in the ``messages`` format, unique per ``i``) and
   ``rows.write_jsonl(path, rows)`` (strings are written as raw lines).
@@ -33,7 +38,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.trainer import conversation, conversations, write_jsonl
+from tests.support import tamper
+from tests.support.trainer import conversation, conversations, session_base, write_jsonl
 
 
 @pytest.fixture(scope="session")
@@ -41,6 +47,16 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from ftgate.train.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return tamper.make_keys(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def signed_run(tmp_path_factory: pytest.TempPathFactory, keys: dict[str, Path]) -> Path:
+    return tamper.signed_project(tmp_path_factory.mktemp("tamper") / "project", session_base(tmp_path_factory), keys)
 
 
 @pytest.fixture
