@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ftgate.constants import IN_PROGRESS
+from ftgate.constants import DONE, IN_PROGRESS, TICKETS
 from ftgate.errors import EXIT_FINDINGS, EXIT_OK, FtgateError
 from ftgate.evidence.stage5 import RepoEvidence
 from ftgate.workflow import transitions as tr
@@ -31,6 +31,7 @@ from ftgate.workflow.tickets import (
 from ftgate.workflow.validate import validate_ticket
 
 if TYPE_CHECKING:
+    from ftgate.git.approvals import Signer
     from ftgate.git.board import BoardRow
 
 TICKET_ARG = click.argument("name", required=False, metavar="[TICKET]")
@@ -240,12 +241,50 @@ def advance(name: str | None, dry_run: bool) -> int:
     return _print_outcome(tr.advance(ticket_, dry_run=dry_run, evidence=RepoEvidence(ticket_.root)), ticket_.root)
 
 
+SIGN_OPTION = click.option(
+    "--sign", is_flag=True,
+    help="Sign this transition as an approver (ftgate.yaml `approvals`): approvals/<transition>.json and .sig "
+         "in the ticket folder, over its files as they will be committed.")
+KEY_OPTION = click.option("--key", default=None, metavar="PATH",
+                          help="With --sign: the ssh key (default: git's user.signingkey when gpg.format is ssh).")
+UNSIGNED_OPTION = click.option(
+    "--unsigned", is_flag=True,
+    help="Make the change although ftgate.yaml asks for an approval; an approver signs it before the commit "
+         "(ftgate approve).")
+
+
+def _signed(signer: Signer | None, outcome: tr.Outcome, folder: str) -> None:
+    """Sign the transition just made, into the outcome's files to commit."""
+    if signer is None or not outcome.ok:
+        return
+    written = signer.sign()
+    outcome.message += f"; signed `{signer.transition}` as {signer.principal}"
+    outcome.written += written
+    # The approval covers every file of the folder, so the commit must too.
+    outcome.stage_paths.append(folder)
+
+
+def _print_notes(signer: Signer | None) -> None:
+    for note in signer.notes if signer is not None else []:
+        click.echo(f"  note: {note}")
+
+
 @click.command()
 @TICKET_ARG
-def unlock(name: str | None) -> int:
+@SIGN_OPTION
+@KEY_OPTION
+@UNSIGNED_OPTION
+def unlock(name: str | None, sign: bool, key: str | None, unsigned: bool) -> int:
     """Allow source edits (Stage 4 only, with the Stage 3 gate Pass)."""
+    from ftgate.git.approvals import plan_signature
+
     ticket_ = resolve_ticket(name)
-    return _print_outcome(tr.unlock(ticket_), ticket_.root)
+    signer = plan_signature(ticket_.root, ticket_.name, "unlock", sign=sign, key=key, unsigned=unsigned)
+    outcome = tr.unlock(ticket_)
+    _signed(signer, outcome, ticket_.display)
+    code = _print_outcome(outcome, ticket_.root)
+    _print_notes(signer)
+    return code
 
 
 @click.command()
@@ -280,22 +319,47 @@ def block(name: str | None, reason: str) -> int:
 @click.option("--verified-by", required=True, help="Who verified the work.")
 @click.option("--finalize", "finalize", is_flag=True,
               help="Then commit the archive and merge or push the ticket branch (worktree.finalize in ftgate.yaml).")
-def done(name: str | None, verified_by: str, finalize: bool) -> int:
+@SIGN_OPTION
+@KEY_OPTION
+@UNSIGNED_OPTION
+def done(name: str | None, verified_by: str, finalize: bool, sign: bool, key: str | None, unsigned: bool) -> int:
     """Record the user's verification and archive the ticket to tickets/done/."""
+    from ftgate.git.approvals import plan_signature
+
     ticket_ = resolve_ticket(name)
     plan = None
     if finalize:
         from ftgate.git.finalize import plan_finalization
 
+        if unsigned:
+            raise FtgateError("--unsigned cannot go with --finalize: the archive commit would lack its approval",
+                              hint="use --sign, or archive with --unsigned, commit it approved, then "
+                                   f"`ftgate worktree finalize {ticket_.name}`")
         # Before archiving: whatever would stop the finalization refuses while nothing has changed yet.
         plan = plan_finalization(ticket_)
-    code = _print_outcome(tr.done(ticket_, verified_by))
+    later = None if plan is None else (
+        f"or archive without --finalize (--unsigned), commit it with a `done` approval (ftgate approve "
+        f"{ticket_.name} --transition done), then `ftgate worktree finalize {ticket_.name}`")
+    record = ticket_.read_state().state.bootstrap
+    signer = plan_signature(ticket_.root, ticket_.name, "done", sign=sign, key=key, unsigned=unsigned,
+                            base=plan.target_branch if plan else record.finalization_branch,
+                            commits=plan is not None, later=later)
+    outcome = tr.done(ticket_, verified_by)
+    if plan is None:
+        # The approval signs the archived folder as it now stands; finalize signs after its own edit.
+        archived = f"{TICKETS}/{DONE}/{ticket_.name}"
+        _signed(signer, outcome, archived)
+        if signer is not None and outcome.ok:
+            outcome.commit = f"{ticket_.name}: done, approved by {signer.principal}"
+            outcome.stage_paths.insert(0, ticket_.display)
+    code = _print_outcome(outcome, ticket_.root)
+    _print_notes(signer)
     if plan is None or code != EXIT_OK:
         return code
     from ftgate.cli.worktree_commands import report_finalize
     from ftgate.git.finalize import finalize as finalize_ticket
 
-    return report_finalize(finalize_ticket(plan, verified_by.strip()))
+    return report_finalize(finalize_ticket(plan, verified_by.strip(), signer))
 
 
 @click.command()

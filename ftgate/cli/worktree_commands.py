@@ -103,9 +103,13 @@ def worktree_remove(name: str, force: bool) -> int:
 
 @worktree.command("finalize")
 @click.argument("name")
-def worktree_finalize(name: str) -> int:
+@click.option("--sign", is_flag=True,
+              help="Sign the `done` the archive commit makes (ftgate.yaml `approvals`), over its files as committed.")
+@click.option("--key", default=None, metavar="PATH",
+              help="With --sign: the ssh key (default: git's user.signingkey when gpg.format is ssh).")
+def worktree_finalize(name: str, sign: bool, key: str | None) -> int:
     """Merge or push an archived ticket's branch (retry for `done --finalize`)."""
-    return report_finalize(finalize_archived(Path.cwd(), name))
+    return report_finalize(finalize_archived(Path.cwd(), name, sign=sign, key=key))
 
 
 def report_finalize(outcome: FinalizeOutcome) -> int:

@@ -34,6 +34,7 @@ from ftgate.policy import approvals as ap
 from ftgate.policy.compiled import Policy, PolicyError
 from ftgate.policy.decide import Change, TicketInput, governing_ticket, source_changes, state_changes
 from ftgate.policy.types import ApprovalFacts, Found
+from ftgate.records import record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -329,6 +330,28 @@ def _ticket_sources(root: Path, base: str | None, is_source: Callable[[str], boo
     return {p: hashed.get(p) for p in paths}
 
 
+def _ticket_digest(root: Path, folder: str) -> dict[str, str]:
+    """The ticket's files an approval signs, as they are on disk (the
+    approvals left out): relative name -> git blob id."""
+    rels = sorted(str(p.relative_to(root / folder)).replace("\\", "/")
+                  for p in (root / folder).rglob("*") if p.is_file())
+    rels = [r for r in rels if not ap.is_approval_file(r)]
+    hashed = _hash_files(root, [f"{folder}/{r}" for r in rels])
+    return {path[len(folder) + 1:]: oid for path, oid in hashed.items()}
+
+
+def _write_approval(root: Path, name: str, transition: str, signing: Path,
+                    sources: dict[str, str | None]) -> list[str]:
+    folder = _find_ticket(root, name)
+    data = ap.make_record(name, transition, ap.signed_files(transition, _ticket_digest(root, folder)), sources)
+    signature = sshsig.sign(ap.canonical(data), key=signing, namespace=sshsig.APPROVAL_NAMESPACE)
+    record_path = root / folder / ap.record_name(transition)
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    record_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    (root / folder / ap.signature_name(transition)).write_text(signature, encoding="ascii")
+    return [f"{folder}/{ap.record_name(transition)}", f"{folder}/{ap.signature_name(transition)}"]
+
+
 def make_approval(name: str, transition: str, *, key: str | None = None, base: str | None = None,
                   cwd: Path | None = None) -> tuple[list[str], str, list[str]]:
     """Sign ``transition`` of ticket ``name`` as its files stand in the
@@ -343,23 +366,132 @@ def make_approval(name: str, transition: str, *, key: str | None = None, base: s
     top = proc.run(["rev-parse", "--show-toplevel"], cwd=cwd or Path.cwd()).stdout.decode().strip()
     root = Path(top)
     config = load_config(root)
-    folder = _find_ticket(root, name)
-    rels = sorted(str(p.relative_to(root / folder)).replace("\\", "/")
-                  for p in (root / folder).rglob("*") if p.is_file())
-    rels = [r for r in rels if not ap.is_approval_file(r)]
-    hashed = _hash_files(root, [f"{folder}/{r}" for r in rels])
-    files = {path[len(folder) + 1:]: oid for path, oid in hashed.items()}
+    _find_ticket(root, name)
     sources = _ticket_sources(root, base or config.worktree.base_branch, config.is_source) \
         if transition == "done" else {}
     signing = _signing_key(root, key)
-    data = ap.make_record(name, transition, ap.signed_files(transition, files), sources)
-    signature = sshsig.sign(ap.canonical(data), key=signing, namespace=sshsig.APPROVAL_NAMESPACE)
-    record_path = root / folder / ap.record_name(transition)
-    record_path.parent.mkdir(parents=True, exist_ok=True)
-    record_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (root / folder / ap.signature_name(transition)).write_text(signature, encoding="ascii")
+    written = _write_approval(root, name, transition, signing, sources)
     allowed: list[str] = []
     if config.approvals is not None and (root / config.approvals.allowed_signers).is_file():
         allowed = _principals((root / config.approvals.allowed_signers).read_bytes())
-    written = [f"{folder}/{ap.record_name(transition)}", f"{folder}/{ap.signature_name(transition)}"]
     return written, sshsig.public_key_of(signing), allowed
+
+
+# ------------------------------------------------------------------ signing a transition as it is made
+
+
+@record(slots=True)
+class Signer:
+    """A checked plan to sign one transition right after it is made: the
+    key is listed (in the committed allowed-signers file), it signs, and for
+    ``done`` the source the ticket changed is known, all found out before
+    anything changed."""
+
+    root: Path
+    name: str
+    transition: str
+    key: Path
+    principal: str
+    sources: dict[str, str | None]
+    notes: list[str]
+
+    def sign(self) -> list[str]:
+        """Write the approval over the ticket's files as they are now;
+        returns the paths written."""
+        return _write_approval(self.root, self.name, self.transition, self.key, self.sources)
+
+
+# Bytes no approval record can be (not JSON), signed once to learn whose key
+# this is before anything changes.
+_KEY_PROBE = b"ftgate: which allowed signer holds this key? (not an approval)\n"
+
+
+def _committed_signers(root: Path, path: str) -> bytes | None:
+    """The allowed-signers file as HEAD has it: a commit's approvals are
+    checked against its parent's list, and HEAD will be that parent."""
+    done = proc.run(["cat-file", "blob", f"HEAD:{path}"], cwd=root, ok_codes=None)
+    return done.stdout if done.returncode == 0 else None
+
+
+def _who_may(signers: bytes | None, path: str) -> str:
+    listed = _principals(signers) if signers is not None else []
+    if not listed:
+        return f"a key listed in {path} (none is committed yet)"
+    return "one of " + ", ".join(listed[:8]) + (" ..." if len(listed) > 8 else "") + f" (listed in {path})"
+
+
+def plan_signature(root: Path, name: str, transition: str, *, sign: bool, key: str | None = None,
+                   unsigned: bool = False, base: str | None = None, commits: bool = False,
+                   later: str | None = None) -> Signer | None:
+    """Before ``transition`` changes any file: whether it must be signed,
+    and by whom. Returns None when nothing is to be signed; raises
+    :class:`~ftgate.errors.GateRefused` (nothing changed yet) when
+    ``ftgate.yaml`` asks for an approval and ``sign`` is not given (unless
+    ``unsigned``), or when the key may not approve here. ``commits``: this
+    command makes the commit itself, so its author is known now. ``later``:
+    how to approve afterwards instead, for the refusal."""
+    from ftgate.errors import GateRefused
+    from ftgate.policy.config import load_config
+
+    if proc.run(["rev-parse", "--show-toplevel"], cwd=root, ok_codes=None).returncode != 0:
+        if sign:
+            raise FtgateError("--sign needs a git checkout: approvals are checked by git's hooks and CI")
+        return None
+    config = load_config(root)
+    rules = config.approvals
+    required = rules is not None and transition in rules.transitions
+    if not sign:
+        if required and not unsigned:
+            assert rules is not None
+            signers = _committed_signers(root, rules.allowed_signers)
+            how = later or (f"or rerun with --unsigned and have them run `ftgate approve {name} --transition "
+                            f"{transition}` before you commit")
+            raise GateRefused(
+                f"ticket {name!r}: `{transition}` needs a signed approval here (ftgate.yaml `approvals`) by "
+                f"{_who_may(signers, rules.allowed_signers)}; nothing was changed",
+                hint=f"rerun with --sign as that person (--key PATH, or git's user.signingkey); {how}")
+        return None
+    if rules is None:
+        raise FtgateError("--sign: ftgate.yaml has no `approvals:` block, so no signature is checked here",
+                          hint="drop --sign, or turn approvals on (`ftgate init` offers them)")
+    signers = _committed_signers(root, rules.allowed_signers)
+    if signers is None or not _principals(signers):
+        raise GateRefused(f"{rules.allowed_signers} is not committed here (or lists no key), so no key can "
+                          "approve yet; nothing was changed",
+                          hint="commit the allowed-signers file first (it is policy: under a ticket at Stage 4 "
+                               "Unlocked)")
+    signing = _signing_key(root, key)
+    probe = sshsig.sign(_KEY_PROBE, key=signing, namespace=sshsig.APPROVAL_NAMESPACE)
+    try:
+        principal = sshsig.verify(_KEY_PROBE, probe, allowed_signers=signers, namespace=sshsig.APPROVAL_NAMESPACE)
+    except FtgateError as err:
+        public = sshsig.public_key_of(signing)
+        raise GateRefused(f"the key {signing} ({public.split()[0]} ...{public.split()[-1][-16:]}) may not approve "
+                          f"here: {err.message}; nothing was changed",
+                          hint=f"sign with a key of {_who_may(signers, rules.allowed_signers)}") from None
+    notes: list[str] = []
+    if rules.separate:
+        author = _author_email(root)
+        if transition == "done":
+            if commits and author is not None and author.lower() == principal.lower():
+                raise GateRefused(
+                    f"`separate: true`: the `done` approver may not author the commit that carries it, and "
+                    f"{principal} is git's author here; nothing was changed",
+                    hint="let the developer's identity author the commit (GIT_AUTHOR_EMAIL or user.email), or "
+                         "have another listed signer run this")
+            if not commits:
+                notes.append(f"`separate: true`: the commit that archives the ticket must be authored by "
+                             f"someone other than {principal}")
+        elif transition == "unlock":
+            notes.append(f"`separate: true`: the source commits under this unlock must be authored by someone "
+                         f"other than {principal}")
+    sources: dict[str, str | None] = {}
+    if transition == "done":
+        sources = _ticket_sources(root, base or config.worktree.base_branch, config.is_source)
+    return Signer(root, name, transition, signing, principal, sources, notes)
+
+
+def _author_email(root: Path) -> str | None:
+    ident = proc.run(["var", "GIT_AUTHOR_IDENT"], cwd=root, ok_codes=None).stdout.decode("utf-8", "replace")
+    hit = re.search(r"<([^>]*)>", ident)
+    return hit.group(1) if hit else None

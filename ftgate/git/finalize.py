@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ftgate.errors import FtgateError
 from ftgate.git.worktree import (
@@ -48,6 +49,9 @@ from ftgate.workflow.tickets import (
     current_branch,
 )
 from ftgate.workflow.transitions import mark_handoff
+
+if TYPE_CHECKING:
+    from ftgate.git.approvals import Signer
 
 HANDOFF = "handoff-summary.md"
 STATUS_AFTER = {"merge": "Merged", "push": "Pushed"}
@@ -168,9 +172,12 @@ def _with_fields(text: str, label: str, values: dict[str, str]) -> str:
     return editor.render()
 
 
-def finalize(plan: FinalizePlan, verified_by: str) -> FinalizeOutcome:
+def finalize(plan: FinalizePlan, verified_by: str, signer: Signer | None = None) -> FinalizeOutcome:
     """Commit the archived ticket and merge or push the ticket branch. On
-    failure, take back what this call did and say how to retry."""
+    failure, take back what this call did and say how to retry. With a
+    ``signer``, the ``done`` approval is made over the ticket's files as
+    this commit records them (after the handoff summary says how it was
+    finalized), and lands in the same commit."""
     outcome = FinalizeOutcome(plan)
     handoff = _archived_handoff(plan)
     original = read_text(handoff)
@@ -178,6 +185,7 @@ def finalize(plan: FinalizePlan, verified_by: str) -> FinalizeOutcome:
     recorded = _with_fields(original, label, {"Finalization Target": plan.target,
                                               "Finalization Status": STATUS_AFTER[plan.mode]})
     atomic_write_text(handoff, mark_handoff(recorded, label, {HANDOFF_FINALIZED.name: "Yes"}))
+    signed = _Signed(plan, signer)
     # Only paths git can match: a folder never committed and now moved away is neither on disk nor known.
     owned = [p for p in _ticket_paths(plan.name) if (plan.checkout / p).exists()
              or git(plan.checkout, "ls-files", "--", p).stdout.strip()
@@ -188,9 +196,17 @@ def finalize(plan: FinalizePlan, verified_by: str) -> FinalizeOutcome:
         # The index too: a later plain `git commit` must not record a finalization that did not happen.
         atomic_write_text(handoff, original)
         git(plan.checkout, "add", "--", str(handoff.relative_to(plan.checkout)), check=False)
+        signed.restore()
 
     try:
-        git(plan.checkout, "add", "--all", "--", *owned)
+        signed.sign()
+        outcome.steps += signed.steps
+        # A path only HEAD still has (its removal already staged, as after a
+        # failed push) matches nothing `git add` can see; the commit takes it.
+        addable = [p for p in owned if (plan.checkout / p).exists()
+                   or git(plan.checkout, "ls-files", "--", p).stdout.strip()]
+        if addable:
+            git(plan.checkout, "add", "--all", "--", *addable)
         if git(plan.checkout, "diff", "--cached", "--quiet", "--", *owned, check=False).returncode == 0:
             outcome.steps.append(f"the archived ticket was already committed on {plan.branch}")
         else:
@@ -221,6 +237,40 @@ def finalize(plan: FinalizePlan, verified_by: str) -> FinalizeOutcome:
                               "changes are staged) and the handoff summary is as it was",
                               hint=f"fix that, then: ftgate worktree finalize {plan.name}") from None
     return outcome
+
+
+class _Signed:
+    """The ``done`` approval finalize makes, and how to take it back: an
+    approval of a finalization that did not happen would sign files that
+    are no longer there."""
+
+    def __init__(self, plan: FinalizePlan, signer: Signer | None) -> None:
+        self.plan, self.signer = plan, signer
+        self.before: dict[Path, bytes | None] = {}
+        self.steps: list[str] = []
+
+    def sign(self) -> None:
+        if self.signer is None:
+            return
+        from ftgate.policy.approvals import record_name, signature_name
+
+        folder = self.plan.checkout / TICKETS / DONE / self.plan.name
+        for rel in (record_name("done"), signature_name("done")):
+            path = folder / rel
+            self.before[path] = path.read_bytes() if path.is_file() else None
+        written = self.signer.sign()
+        self.steps.append(f"signed `done` as {self.signer.principal} ({', '.join(written)})")
+
+    def restore(self) -> None:
+        for path, data in self.before.items():
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(data)
+            git(self.plan.checkout, "add", "--all", "--", str(path.relative_to(self.plan.checkout)), check=False)
+        for folder in {path.parent for path in self.before}:
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def _merge(plan: FinalizePlan, tip: str) -> str:
@@ -254,8 +304,12 @@ def _push(plan: FinalizePlan) -> str:
     return f"pushed {plan.branch} to {plan.target}"
 
 
-def finalize_archived(start: Path, name: str, verified_by: str = "the recorded verifier") -> FinalizeOutcome:
-    """Finalize a ticket that ``ftgate done`` already archived (the retry path)."""
+def finalize_archived(start: Path, name: str, verified_by: str = "the recorded verifier", *,
+                      sign: bool = False, key: str | None = None) -> FinalizeOutcome:
+    """Finalize a ticket that ``ftgate done`` already archived (the retry
+    path). When the archive is not committed yet, its commit makes the
+    ``done`` transition, so an approval the policy asks for is made here
+    (``sign``) or the retry is refused before anything changes."""
     checkout = git_toplevel(start)
     if checkout is None:
         raise FtgateError(f"{start} is not inside a git repository")
@@ -268,4 +322,17 @@ def finalize_archived(start: Path, name: str, verified_by: str = "the recorded v
     pairs = doc.pairs_for("Verified By")
     if pairs and pairs[0].value.text.strip():
         verified_by = pairs[0].value.text.strip().strip("`")
-    return finalize(plan_finalization(ticket), verified_by)
+    plan = plan_finalization(ticket)
+    signer = None
+    archive_pending = git(checkout, "cat-file", "-e", f"HEAD:{TICKETS}/{IN_PROGRESS}/{name}/workflow-state.md",
+                          check=False).returncode == 0
+    if archive_pending or sign:
+        from ftgate.git.approvals import plan_signature
+
+        signer = plan_signature(checkout, name, "done", sign=sign, key=key, base=plan.target_branch, commits=True,
+                                later=_LATER.format(name=name))
+    return finalize(plan, verified_by, signer)
+
+
+_LATER = ("or commit the archive yourself with a `done` approval (`ftgate approve {name} --transition done`), "
+          "then run this again")

@@ -147,8 +147,39 @@ def next_config(before: str | None, entries: list[pl.RawEntry]) -> str | None:
             if _removed(e) == CONFIG_FILE:
                 config = None
             if _added(e) == CONFIG_FILE:
-                config = e.new_oid if _blob_mode(e.new_mode) and not pl.is_zero(e.new_oid) else None
+                # Only a regular file is a policy: a symbolic link's blob is its target's name.
+                config = e.new_oid if _regular(e.new_mode) and not pl.is_zero(e.new_oid) else None
     return config
+
+
+def _regular(mode: str) -> bool:
+    return mode.startswith("100")
+
+
+def config_removal(unit: Unit, before: str | None, after: str | None) -> str | None:
+    """How ``unit`` takes ``ftgate.yaml`` away (for the ``config-removed``
+    rule), or None when it keeps one or there was none to keep. ``before``
+    and ``after`` are the config blobs of its parent and of its own tree."""
+    if after is not None:
+        return None
+    if before is None:
+        if unit.targeted and unit.target_config is not None:
+            where = unit.ref.removeprefix("refs/heads/") if unit.ref else "the base"
+            return (f"missing from this commit, while {where}, where it lands, has one (history from before "
+                    f"{CONFIG_FILE} was added, or that dropped it: rebase it onto {where})")
+        return None
+    if unit.merge:
+        return "dropped by this merge"
+    how = "deleted by this change"
+    for e in unit.entries:
+        if e.old_path == CONFIG_FILE and e.path != CONFIG_FILE and e.status == "R":
+            how = f"renamed to {e.path} by this change"
+        elif e.path == CONFIG_FILE and e.status != "D" and not _regular(e.new_mode):
+            kind = {"120000": "a symbolic link", "160000": "a submodule"}.get(e.new_mode, f"mode {e.new_mode}")
+            how = f"replaced by {kind} by this change"
+        elif e.path.startswith(CONFIG_FILE + "/"):
+            how = "replaced by a folder by this change"
+    return how
 
 
 def next_listing(before: frozenset[str], entries: list[pl.RawEntry], emptied: tuple[str, ...]) -> frozenset[str]:
@@ -475,6 +506,7 @@ class Judge:
             if unit.targeted and unit.target_config != config:
                 policies.append(judging(unit.target_config, f"the target {unit.ref or 'base'}'s"))
             change = Change(unit.path_changes(), {}, unit.branch, unit.explicit_ticket, label=unit.label)
+            change.config_removed = config_removal(unit, config, configs[i])
             need = needs(change, policies[0].effective)
             for extra in policies[1:]:
                 more = needs(change, extra.effective)
@@ -685,6 +717,11 @@ class Judge:
     def _check_new_config(self, unit: Unit, change: Change) -> None:
         entry = next(e for e in unit.entries if e.path == CONFIG_FILE)
         if entry.status == "D" or pl.is_zero(entry.new_oid):
+            return
+        if not _regular(entry.new_mode):
+            if change.config_removed is None:  # no policy before it: it must not become one
+                change.config_error = f"{CONFIG_FILE} must be a regular file, not mode {entry.new_mode}"
+                change.config_hint = f"commit the policy itself as {CONFIG_FILE}, not a link to it"
             return
         policy = self._policy(entry.new_oid)
         if isinstance(policy, PolicyError):

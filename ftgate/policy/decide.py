@@ -10,6 +10,8 @@ from its own source and asks it, so the rule lives in one place:
 * a change to a ticket's ``workflow-state.md`` must be one legal step of the
   workflow (see :mod:`ftgate.policy.steps`);
 * a state file that cannot be read for certain blocks (fail closed).
+* a change may not take ``ftgate.yaml`` away where a policy is in force
+  (the adapter says how it does, in ``Change.config_removed``).
 
 stdlib only at import time: the transition check imports the workflow's gate
 validators, and only when a change actually edits a state file.
@@ -227,6 +229,8 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
     if change.config_error:
         reasons.append(Reason(CONFIG_FILE, "config-invalid", change.config_error,
                               change.config_hint or "fix the file; `ftgate config schema` prints what it may hold"))
+    if change.config_removed:
+        reasons.append(_config_removed(change.config_removed))
 
     reasons += ticket_file_reasons(change.paths)
     for path_change in change.paths:
@@ -349,6 +353,16 @@ def _criteria_tickets(paths: Sequence[PathChange]) -> list[str]:
 
 
 _REQUIREMENTS_TAIL = "/requirements.md"
+
+
+def _config_removed(how: str) -> Reason:
+    # Without this, a removal followed by a looser ftgate.yaml would pass as
+    # an adoption, which applies only where no policy is in force.
+    return Reason(CONFIG_FILE, "config-removed",
+                  f"{CONFIG_FILE} is {how}; a policy cannot be removed by a commit or a push",
+                  f"keep {CONFIG_FILE} in this change. To loosen the policy, edit {CONFIG_FILE} (the edit is "
+                  "judged under the old and the new policy); to stop enforcing it, an administrator removes "
+                  "the server hook and the CI check")
 
 
 def _unlocked_before(ticket: TicketInput | None) -> bool:

@@ -212,6 +212,9 @@ class Change:
     # The new side's ftgate.yaml, when this change edits it and it is invalid.
     config_error: str | None = None
     config_hint: str | None = None
+    # How this change takes ftgate.yaml away where its parent (or the ref it
+    # lands on) has one: "deleted", "renamed to x"... None: it does not.
+    config_removed: str | None = None
     # What is judged, for messages: "staged changes", "commit 1a2b3c4".
     label: str = "change"
 

@@ -105,6 +105,15 @@ def test_invalid_new_config_is_refused() -> None:
     assert not verdict.allowed and verdict.reasons[0].rule == "config-invalid"
 
 
+def test_removing_the_policy_is_refused_even_when_the_ticket_allows_source() -> None:
+    deleted = d.PathChange("D", "ftgate.yaml")
+    assert d.decide(change(deleted, tickets_={"t": same(4, True)}), POLICY).allowed
+    verdict = d.decide(change(deleted, tickets_={"t": same(4, True)}, config_removed="deleted by this change"),
+                       POLICY)
+    assert not verdict.allowed and [r.rule for r in verdict.reasons] == ["config-removed"]
+    assert "ftgate.yaml is deleted by this change; a policy cannot be removed" in verdict.reasons[0].message
+
+
 def test_show_path_escapes_control_and_undecodable_bytes() -> None:
     assert d.show_path("a b.py") == "a b.py"
     assert d.show_path("a\nb.py") == '"a\\nb.py"'

@@ -80,8 +80,10 @@ Seed 1, pinned versions.
 """
 
 
-def state_text(name: str, stage: int, *, unlocked: bool = False, gates_pass_below: bool = True) -> str:
-    values = {**{k: getattr(BootstrapValues(), k) for k in BootstrapValues.__slots__}, "ticket": name,
+def state_text(name: str, stage: int, *, unlocked: bool = False, gates_pass_below: bool = True,
+               bootstrap: BootstrapValues | None = None) -> str:
+    record = bootstrap or BootstrapValues()
+    values = {**{k: getattr(record, k) for k in BootstrapValues.__slots__}, "ticket": name,
               "date": "2024-01-01"}
     text = render_template("workflow-state.md", **values)
     parsed = read_state(text, "workflow-state.md")
