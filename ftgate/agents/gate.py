@@ -272,6 +272,18 @@ class _States:
         self._summaries[blob] = summary
         return summary
 
+    def state_text(self, folder: str, *, head: bool) -> str | None:
+        """The text of ``folder``'s state file in HEAD or the working tree."""
+        path = folder + _STATE_TAIL
+        if head:
+            self.read_head([path])
+            hit = self.head.get(path)
+            return hit[1].decode("utf-8", "replace") if hit is not None else None
+        try:
+            return (self.checkout.root / path).read_bytes().decode("utf-8", "replace")
+        except OSError:
+            return None
+
     def head_side(self, name: str) -> TicketSide:
         for folder in ticket_folders(name):
             hit = self.head.get(folder + _STATE_TAIL)
@@ -317,17 +329,96 @@ def judge(call: ToolCall, checkout: Checkout) -> Outcome:
 
     # Writing the state file is judged at commit; see the module docstring.
     changes = [c for c in resolved.changes if not _is_state_file(c)]
+    after_texts = _requirements_after(checkout, call, changes)
+    if after_texts is not None:
+        # A requirements.md write whose result is not known before it runs
+        # (a shell command, a patch) is judged at commit, like the state file.
+        changes = [c for c in changes if not _opaque_requirements(c, after_texts)]
     shown = [c.path for c in resolved.changes]
     if call.shell is not None and call.shell.unparsed:
         changes += _unparsed_sources(checkout, call)
     if changes:
-        source_reasons, source_rules = _judge_changes(checkout, changes)
+        source_reasons, source_rules = _judge_changes(checkout, changes, after_texts=after_texts or {})
         reasons += source_reasons
         rules += source_rules
     if not reasons:
         return Outcome(False, paths=shown, rules=[])
     head = f"ftgate refused this {call.tool} call."
     return Outcome(True, "\n".join([head, *(f"- {r}" for r in reasons)]), shown, rules)
+
+
+_REQUIREMENTS_TAIL = "/requirements.md"
+
+
+def _touches_requirements(change: PathChange) -> bool:
+    return change.path.endswith(_REQUIREMENTS_TAIL) or (change.old_path is not None
+                                                         and change.old_path.endswith(_REQUIREMENTS_TAIL))
+
+
+def _opaque_requirements(change: PathChange, known: dict[str, str]) -> bool:
+    """A write of a ticket's requirements.md whose result is unknown, and
+    that moves nothing out of the source tree (which is judged here)."""
+    from ftgate.policy.criteria_rule import requirements_edits
+
+    if change.path in known or change.status == "D":
+        return False
+    if not any(after == change.path for _, after in requirements_edits([change]).values()):
+        return False
+    return change.old_path is None or change.old_path.startswith(TICKETS + "/")
+
+
+def _requirements_after(checkout: Checkout, call: ToolCall, changes: list[PathChange]) -> dict[str, str] | None:
+    """For writes to a ticket's requirements.md: its text after the call
+    (path -> text), where the call says (Write, Edit, MultiEdit, a
+    deletion). None when the call writes no requirements.md."""
+    touching = [c for c in changes if _touches_requirements(c)]
+    if not touching:
+        return None
+    out: dict[str, str] = {}
+    for change in touching:
+        if change.status == "D":
+            out[change.path] = ""
+        elif change.old_path is None and call.text is not None and len(call.writes) == 1:
+            try:
+                current: str | None = (checkout.root / change.path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                current = None
+            text = call.text.apply(current)
+            if text is not None:
+                out[change.path] = text
+    return out
+
+
+def _attach_requirements(states: _States, change: Change, label: str, after_texts: dict[str, str]) -> None:
+    """Give the criteria rule what it compares: the ticket's state on this
+    side (with its text) and requirements.md as committed (HEAD) and as the
+    call leaves it."""
+    from ftgate.policy.criteria_rule import requirements_edits
+    from ftgate.policy.types import RequirementsEdit
+
+    for name, (before, after) in requirements_edits(change.paths).items():
+        ticket = change.tickets.get(name)
+        if ticket is None:
+            states.read_head(_state_paths([name]))
+            side = states.head_side(name) if label == "HEAD" else states.worktree_side(name)
+            ticket = TicketInput(name, side, side)
+            change.tickets = {**change.tickets, name: ticket}
+        for side in (ticket.before, ticket.after):
+            if side.folder is not None and side.text is None:
+                side.text = states.state_text(side.folder, head=label == "HEAD")
+        edit = RequirementsEdit(before, after, loaded=True)
+        if before is not None:
+            states.read_head([before])
+            hit = states.head.get(before)
+            if hit is None:
+                edit.before_text = ""
+            else:
+                try:
+                    edit.before_text = hit[1].decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    edit.before_error = f"it is not UTF-8 text at HEAD (byte {exc.start})"
+        edit.after_text = after_texts.get(after, "") if after is not None else ""
+        ticket.requirements = edit
 
 
 def _is_state_file(change: PathChange) -> bool:
@@ -366,7 +457,7 @@ def _ignored(checkout: Checkout, paths: list[str]) -> set[str]:
     return {pl.decode_path(p) for p in out.split(b"\0") if p}
 
 
-def _judge_changes(checkout: Checkout, changes: list[PathChange], *,
+def _judge_changes(checkout: Checkout, changes: list[PathChange], *, after_texts: dict[str, str] | None = None,
                    ignored_checked: bool = False) -> tuple[list[str], list[str]]:
     states = _States(checkout)
     explicit = os.environ.get("FTGATE_TICKET") or None
@@ -395,6 +486,8 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], *,
             states.read_head(_state_paths([gov.ticket]))
             side = states.head_side(gov.ticket) if label == "HEAD" else states.worktree_side(gov.ticket)
             change.tickets = {gov.ticket: TicketInput(gov.ticket, side, side)}
+        if after_texts:
+            _attach_requirements(states, change, label, after_texts)
         sides[label] = (change, decide(change, policy))
 
     tree_change, tree = sides["working tree"]
@@ -409,7 +502,8 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], *,
         ignored = _ignored(checkout, list(dict.fromkeys(refused)))
         if ignored:
             kept = [c for c in changes if not all(p in ignored for p in (c.path, c.old_path) if p)]
-            return _judge_changes(checkout, kept, ignored_checked=True) if kept else ([], [])
+            return _judge_changes(checkout, kept, after_texts=after_texts, ignored_checked=True) if kept \
+                else ([], [])
     out: list[str] = []
     rules: list[str] = []
     verdict, change = (tree, tree_change) if not tree.allowed else (head, head_change)
@@ -431,7 +525,14 @@ def _judge_changes(checkout: Checkout, changes: list[PathChange], *,
     for reason in other:
         out.append(_render(reason))
         rules.append(reason.rule)
-    if tree.allowed and not head.allowed:
+    reopened = [r for r in head.reasons if r.rule == "criteria-changed"]
+    if tree.allowed and reopened and len(reopened) == len(head.reasons):
+        folder = reopened[0].path.rsplit("/", 1)[0]
+        out.append(f"the working tree's {STATE_FILE} reopens the success criteria (a re-entry back to Stage 2) but "
+                   f"HEAD's does not. Next: commit the state first (`git add {folder}/{STATE_FILE} && git commit "
+                   "-m \"Re-enter: Requirement Gap\"`), then edit the criteria.")
+        rules.append("state-not-committed")
+    elif tree.allowed and not head.allowed:
         folder = ticket.after.folder if ticket and ticket.after.folder else f"{TICKETS}/{IN_PROGRESS}/{name}"
         out.append(f"the working tree shows ticket {name!r} at Stage 4 Unlocked but HEAD does not, and the commit "
                    f"would be judged on the committed state. Next: commit the state first "

@@ -43,6 +43,48 @@ class PayloadError(Exception):
 
 
 @record(slots=True)
+class TextEdit:
+    """What a ``Write``, ``Edit`` or ``MultiEdit`` call will make of its file:
+    the whole new content, or (old, new, replace_all) replacements applied to
+    the file as it is. Kept so that a ticket file whose content matters to a
+    rule (requirements.md's success criteria) can be judged before the write."""
+
+    content: str | None = None
+    edits: list[tuple[str, str, bool]] = field(default_factory=list)
+
+    def apply(self, current: str | None) -> str | None:
+        """The file's text after the call; None when it cannot be told."""
+        if self.content is not None:
+            return self.content
+        if current is None:
+            return None
+        text = current
+        for old, new, every in self.edits:
+            if not old or old not in text:
+                return current  # the tool refuses an edit it cannot place, and writes nothing
+            text = text.replace(old, new) if every else text.replace(old, new, 1)
+        return text
+
+
+def _text_edit(tool: str, tool_input: dict[str, object]) -> TextEdit | None:
+    if tool == "Write":
+        content = tool_input.get("content")
+        return TextEdit(content) if isinstance(content, str) else None
+    raw = tool_input.get("edits") if tool == "MultiEdit" else [tool_input]
+    if not isinstance(raw, list):
+        return None
+    edits = []
+    for one in raw:
+        if not isinstance(one, dict):
+            return None
+        old, new, every = one.get("old_string"), one.get("new_string"), one.get("replace_all", False)
+        if not isinstance(old, str) or not isinstance(new, str) or not isinstance(every, bool):
+            return None
+        edits.append((old, new, every))
+    return TextEdit(None, edits)
+
+
+@record(slots=True)
 class ToolCall:
     dialect: str
     tool: str
@@ -50,6 +92,8 @@ class ToolCall:
     event: str = "PreToolUse"
     writes: list[PatchedFile] = field(default_factory=list)
     shell: ShellAnalysis | None = None
+    # Write/Edit/MultiEdit: what the one file it writes will hold.
+    text: TextEdit | None = None
 
     @property
     def tamper(self) -> list[Tamper]:
@@ -98,6 +142,8 @@ def parse(text: str, dialect: str | None = None) -> ToolCall:
         from ftgate.agents.patch import PatchedFile
 
         call.writes.append(PatchedFile("M", path))
+        if tool != "NotebookEdit":
+            call.text = _text_edit(tool, tool_input)
     elif tool in _PATCH_TOOLS:
         from ftgate.agents.patch import looks_like_patch, patched_files
 

@@ -25,10 +25,12 @@ def verify(ticket: str | None, as_json: bool) -> int:
     codex/<ticket> branch decides. Exit 0 when the evidence holds, 1 with
     findings, 2 when the ticket cannot be found or read.
     """
+    from ftgate.evidence import record as rec
+    from ftgate.evidence.approval_files import waiver_check
     from ftgate.evidence.verify import render, resolve_ticket, verify_ticket
 
     path = resolve_ticket(ticket)
-    result = verify_ticket(path)
+    result = verify_ticket(path, waiver_approval=waiver_check(path, rec.find_repo_root(path.resolve())))
     if as_json:
         click.echo(json.dumps({
             "ticket": str(Path(result.ticket_path).name),

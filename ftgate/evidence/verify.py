@@ -414,7 +414,10 @@ def success_criteria_ids(requirements: Path) -> list[str]:
 
 
 # A waiver's approval, when approvals are configured: (SC id, reason, report
-# line) -> a problem, or None when a valid signed approval exists.
+# line) -> a problem, or None when a valid signed approval exists. The one a
+# checkout's ftgate.yaml asks for is ftgate.evidence.approval_files.waiver_check;
+# the git doors check the `waive` approval in the transition check instead,
+# against the policy in force (the parent's), where a signed commit counts too.
 WaiverApproval = Callable[[str, str, int], str | None]
 
 
@@ -678,7 +681,8 @@ def _run_problems(
     return findings
 
 
-def gate_findings(ticket_path: Path, *, root: Path | None = None, notes: list[str] | None = None) -> list[Finding]:
+def gate_findings(ticket_path: Path, *, root: Path | None = None, notes: list[str] | None = None,
+                  waiver_approval: WaiverApproval | None = None) -> list[Finding]:
     """What the Stage 5 gate and ``ftgate ci`` add: the evidence's findings.
 
     Findings the report-only gate already states (no completed run, a
@@ -686,7 +690,7 @@ def gate_findings(ticket_path: Path, *, root: Path | None = None, notes: list[st
     when given, receives what verify could not check here (absent weights,
     inputs outside git), so a door can say so instead of passing silently.
     """
-    result = verify_ticket(ticket_path, root=root)
+    result = verify_ticket(ticket_path, root=root, waiver_approval=waiver_approval)
     if notes is not None:
         notes.extend(result.notes)
     return result.findings

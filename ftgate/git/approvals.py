@@ -27,6 +27,8 @@ from pathlib import Path
 from ftgate import proc, sshsig
 from ftgate.constants import DONE, IN_PROGRESS, TICKETS
 from ftgate.errors import FtgateError
+from ftgate.evidence.approval_files import check_record as _check_record
+from ftgate.evidence.approval_files import principals as _principals
 from ftgate.git import plumbing as pl
 from ftgate.policy import approvals as ap
 from ftgate.policy.compiled import Policy, PolicyError
@@ -48,22 +50,7 @@ if TYPE_CHECKING:
         merge: bool
 
 INDEX = ""
-# A record is a few KB; anything much larger is not one, and is not parsed.
-_RECORD_CAP = 256 * 1024
 _GOOD = re.compile(r'Good "git" signature for (\S+) with ')
-
-
-def _principals(signers: bytes) -> list[str]:
-    """The principals an allowed-signers file lists (first field, which may
-    hold several comma-separated)."""
-    out: list[str] = []
-    for line in signers.decode("utf-8", "replace").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        first = line.split(None, 1)[0]
-        out += [p for p in first.split(",") if p and p not in out]
-    return out
 
 
 class _Reader:
@@ -231,32 +218,6 @@ def _raw_author_email(commit: bytes) -> str | None:
     return None
 
 
-def _check_record(transition: str, record: bytes | None, signature: bytes | None, signers: bytes) -> Found:
-    name = ap.record_name(transition)
-    if record is None or signature is None:
-        return Found(transition, error=f"{name} or its signature cannot be read")
-    if len(record) > _RECORD_CAP:
-        return Found(transition, error=f"{name} is larger than {_RECORD_CAP} bytes; not an approval record")
-    try:
-        data = json.loads(record.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return Found(transition, error=f"{name} is not JSON ({exc})")
-    ok_shape = (isinstance(data, dict) and data.get("format") == ap.RECORD_FORMAT
-                and isinstance(data.get("ticket"), str) and isinstance(data.get("transition"), str)
-                and isinstance(data.get("files"), dict) and isinstance(data.get("sources"), dict)
-                and all(isinstance(k, str) and isinstance(v, str) for k, v in data["files"].items())
-                and all(isinstance(k, str) and (v is None or isinstance(v, str)) for k, v in data["sources"].items()))
-    if not ok_shape:
-        return Found(transition, error=f"{name} does not have the shape `ftgate approve` writes "
-                                          "(format, ticket, transition, files, sources)")
-    try:
-        principal = sshsig.verify(ap.canonical(data), signature.decode("ascii", "replace"),
-                                  allowed_signers=signers, namespace=sshsig.APPROVAL_NAMESPACE)
-    except FtgateError as err:
-        return Found(transition, error=f"{ap.signature_name(transition)}: {err.message}")
-    return Found(transition, principal, None, data["ticket"], dict(data["files"]), dict(data["sources"]))
-
-
 def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, policy: Policy) -> ApprovalFacts:
     rules = policy.approvals or {}
     path = str(rules.get("allowed_signers"))
@@ -406,7 +367,7 @@ def _ticket_digest(root: Path, folder: str) -> dict[str, str]:
 def _write_approval(root: Path, name: str, transition: str, signing: Path,
                     sources: dict[str, str | None]) -> list[str]:
     folder = _find_ticket(root, name)
-    data = ap.make_record(name, transition, _ticket_digest(root, folder), sources)
+    data = ap.make_record(name, transition, ap.signed_files(transition, _ticket_digest(root, folder)), sources)
     signature = sshsig.sign(ap.canonical(data), key=signing, namespace=sshsig.APPROVAL_NAMESPACE)
     record_path = root / folder / ap.record_name(transition)
     record_path.parent.mkdir(parents=True, exist_ok=True)

@@ -815,7 +815,12 @@ class Judge:
 
     def _load_transition_files(self, results: list[_Result]) -> None:
         """Texts of edited state files and the new side's ticket files, for
-        the transition check (only units that edit a state file)."""
+        the transition check (only units that edit a state file); and what
+        the rule on success criteria asks of units that touch a ticket's
+        requirements.md (ftgate.git.requirements_texts)."""
+        from ftgate.git import requirements_texts
+
+        requirements_texts.load(results, cwd=self.cwd, keep=self.keep)
         todo: list[tuple[Unit, TicketInput]] = []
         for unit, change, _ in results:
             for name in state_changes(change.paths):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 
-from ftgate.constants import DONE, IN_PROGRESS, TICKETS
+from ftgate.constants import DONE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.policy.types import ApprovalFacts, Found, Reason, TicketInput
 
 TYPE_CHECKING = False
@@ -61,6 +61,23 @@ def ticket_files(listing: Mapping[str, str]) -> dict[str, str]:
     """The ticket's files an approval signs: every file of its folder
     (relative name -> git blob id) but the approvals."""
     return {rel: oid for rel, oid in sorted(listing.items()) if not is_approval_file(rel)}
+
+
+def signed_files(transition: str, files: Mapping[str, str]) -> dict[str, str]:
+    """The files an approval of ``transition`` signs. A waiver approves the
+    Stage 5 basis (the report, its evidence and the artifacts before them),
+    not the stage move: its record leaves out ``workflow-state.md`` and the
+    artifacts of Stages 6 to 8, so the approval a person signs before
+    ``ftgate advance`` leaves Stage 5 still holds after the advance writes the
+    state and the next stage's template (the transition check judges that
+    move on its own)."""
+    if transition == "waive":
+        from ftgate.workflow.model import Stage
+        from ftgate.workflow.stages import RULES
+
+        later = {RULES[stage].artifact for stage in Stage if stage > Stage.TRAINING}
+        return {rel: oid for rel, oid in files.items() if rel != STATE_FILE and rel not in later}
+    return dict(files)
 
 
 def make_record(ticket: str, transition: str, files: Mapping[str, str],
@@ -143,6 +160,12 @@ def transitions_made(ticket: TicketInput) -> list[str]:
 def _waives(ticket: TicketInput, state: WorkflowState) -> bool:
     """Whether the Stage 5 gate this change leaves passes with a success
     criterion decided ``Waived`` (a waiver is a person's call, not a metric)."""
+    return bool(waived_rows(ticket, state))
+
+
+def waived_rows(ticket: TicketInput, state: WorkflowState) -> list[str]:
+    """The ``Waived`` rows of the report in the change's ticket files, as
+    ``SC-001 (training-validation-report.md line 23)``."""
     from ftgate.errors import ReadError
     from ftgate.workflow import artifacts as art
     from ftgate.workflow.gates import GateContext, MappingFiles
@@ -154,8 +177,9 @@ def _waives(ticket: TicketInput, state: WorkflowState) -> bool:
         doc = ctx.doc("training-validation-report.md")
         rows = art.read_sc_closure(doc) if doc is not None else []
     except ReadError:
-        return False
-    return any(row.decision == CriterionDecision.WAIVED for row in rows)
+        return []
+    return [f"{row.criterion} (training-validation-report.md line {row.line})" for row in rows
+            if row.decision == CriterionDecision.WAIVED]
 
 
 # ------------------------------------------------------------------ messages
@@ -191,9 +215,10 @@ def _record_problem(ticket: TicketInput, transition: str, found: Found, facts: A
     if found.ticket != ticket.name or found.transition != transition:
         return (f"{signature_name(transition)} approves {found.transition!r} of ticket {found.ticket!r}, "
                 f"not {transition!r} of {ticket.name!r}")
-    if check_files and found.files != facts.files:
-        changed = sorted(set(found.files or {}) ^ set(facts.files)
-                         | {k for k in facts.files if (found.files or {}).get(k) not in (None, facts.files[k])})
+    expected = signed_files(transition, facts.files)
+    if check_files and found.files != expected:
+        changed = sorted(set(found.files or {}) ^ set(expected)
+                         | {k for k in expected if (found.files or {}).get(k) not in (None, expected[k])})
         shown = ", ".join(changed[:5]) or "the file list"
         return (f"{record_name(transition)} signs the ticket's files as they were, not as committed here "
                 f"(differs: {shown})")
@@ -249,9 +274,14 @@ def transition_reasons(ticket: TicketInput) -> list[Reason]:
     for transition in transitions_made(ticket):
         if transition not in facts.required:
             continue
+        what = f"`{transition}`"
+        if transition == "waive":
+            new = _states(ticket)[1]
+            rows = waived_rows(ticket, new) if new is not None else []
+            what = f"`waive` ({', '.join(rows)} decided Waived)" if rows else what
         for problem in _approved(ticket, transition, facts):
             reasons.append(_reason(ticket, "approval-missing",
-                                   f"`{transition}` needs a signed approval by {_who(facts)}: {problem}",
+                                   f"{what} needs a signed approval by {_who(facts)}: {problem}",
                                    _fix(ticket, transition, facts)))
     return reasons
 

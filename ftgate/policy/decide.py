@@ -207,6 +207,7 @@ class Needs:
 
 def needs(change: Change, policy: PolicyLike) -> Needs:
     names = dict.fromkeys(state_changes(change.paths))
+    names.update(dict.fromkeys(_criteria_tickets(change.paths)))
     listing = False
     if source_changes(change.paths, policy.is_source):
         gov = governing_ticket(change, policy)
@@ -256,6 +257,11 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
             step_reasons, step_notes = check_transition(ticket)
             reasons += step_reasons
             notes += step_notes
+
+    if _criteria_tickets(change.paths):
+        from ftgate.policy.criteria_rule import criteria_reasons
+
+        reasons += criteria_reasons(change)
 
     source = source_changes(change.paths, policy.is_source)
     verdict = Verdict(False, reasons, source_paths=source, notes=notes)
@@ -332,6 +338,21 @@ def decide(change: Change, policy: PolicyLike) -> Verdict:
         reasons += source_reasons(ticket, len(source))
     verdict.allowed = not reasons
     return verdict
+
+
+def _criteria_tickets(paths: Sequence[PathChange]) -> list[str]:
+    """Tickets whose requirements.md the change touches; the rule's module
+    is imported only when there is one."""
+    for change in paths:
+        if change.path.endswith(_REQUIREMENTS_TAIL) or (change.old_path is not None
+                                                         and change.old_path.endswith(_REQUIREMENTS_TAIL)):
+            from ftgate.policy.criteria_rule import requirements_edits
+
+            return list(requirements_edits(paths))
+    return []
+
+
+_REQUIREMENTS_TAIL = "/requirements.md"
 
 
 def _config_removed(how: str) -> Reason:

@@ -157,6 +157,21 @@ class ApprovalFacts:
 
 
 @record(slots=True)
+class RequirementsEdit:
+    """A ticket's ``requirements.md`` on both sides of a change that touches
+    it: the path on each side (None: absent there) and, once the adapter has
+    loaded them (``loaded``), the texts, or why one could not be read."""
+
+    before_path: str | None
+    after_path: str | None
+    before_text: str | None = None
+    after_text: str | None = None
+    before_error: str | None = None
+    after_error: str | None = None
+    loaded: bool = False
+
+
+@record(slots=True)
 class TicketInput:
     name: str
     before: TicketSide
@@ -173,6 +188,9 @@ class TicketInput:
     # When the policy in force has approvals on: the approvals the adapter
     # found and verified for this ticket (ftgate.policy.approvals).
     approvals: ApprovalFacts | None = None
+    # When the change touches this ticket's requirements.md: both versions,
+    # for the rule on success criteria after Stage 2 (ftgate.policy.criteria_rule).
+    requirements: RequirementsEdit | None = None
 
     @property
     def state_changed(self) -> bool:

@@ -55,7 +55,8 @@ def test_a_file_glob_in_the_config_matches_files_only() -> None:
 
 
 @pytest.mark.parametrize(("path", "mode", "size", "refused"), [
-    (f"{FOLDER}/requirements.md", "100644", 100, False),
+    # (requirements.md has a rule of its own: tests/enforce/test_criteria_after_stage2.py)
+    (f"{FOLDER}/implementation.md", "100644", 100, False),
     (f"{FOLDER}/evidence/RUN-001/run.json", "100644", 100, False),
     (f"{FOLDER}/evidence/RUN-001/samples.jsonl", "100644", 100, False),
     (f"{FOLDER}/evidence/RUN-001/loss.png", "100644", 100, False),

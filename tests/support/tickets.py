@@ -104,7 +104,10 @@ def put_ticket(repo: Repo, name: str, stage: int, *, unlocked: bool = False, whe
                with_plan: bool = True) -> str:
     folder = f"tickets/{where}/{name}"
     repo.write(f"{folder}/workflow-state.md", state_text(name, stage, unlocked=unlocked))
-    repo.write(f"{folder}/requirements.md", render_template("requirements.md", ticket=name, date="2024-01-01"))
+    # Past Stage 2 the criteria are fixed (a later change to them is refused),
+    # so a ticket made there carries the requirements its Stage 2 gate passed on.
+    repo.write(f"{folder}/requirements.md", REQUIREMENTS_READY if stage >= 3 else
+               render_template("requirements.md", ticket=name, date="2024-01-01"))
     if stage >= 1:
         repo.write(f"{folder}/investigation-notes.md", INVESTIGATION_CURRENT)
     if stage >= 3 and with_plan:

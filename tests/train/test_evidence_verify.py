@@ -203,3 +203,49 @@ def test_source_files_follow_the_enforcement_rule(tmp_path: Path) -> None:
     (root / "ftgate.yaml").write_text("version: 1\nsource:\n  exclude: ['*.md', 'docs/', 'notebooks/']\n")
     tp.git(root, "add", "src", "notebooks", "README.md", "docs", "tickets", "ftgate.yaml")
     assert source_files(root) == ["ftgate.yaml", "src/a.py"]
+
+
+def test_a_waiver_needs_a_signed_approval_when_approvals_list_waive(project: Path, tmp_path: Path) -> None:
+    """An honest run plus a waived rubric criterion: with `waive` under
+    approvals the waiver is a finding on its row until a listed key signs
+    it, then the evidence verifies. Keys are made here with ssh-keygen."""
+    from ftgate import sshsig
+    from ftgate.evidence.approval_files import waiver_check
+
+    ticket = tp.ticket_path(project)
+    requirements = ticket / "requirements.md"
+    requirements.write_text(requirements.read_text() + "- SC-003 (R-001): a reviewer likes the tone\n")
+    report = ticket / "training-validation-report.md"
+    head, tail = report.read_text().split("| SC-002 |", 1)
+    end = tail.index("\n") + 1
+    report.write_text(head + "| SC-002 |" + tail[:end]
+                      + "| SC-003 | R-001 | tone | | | Waived | no reviewer this quarter; the lead agreed |\n"
+                      + tail[end:])
+    keys = {}
+    for name in ("alice", "mallory"):
+        keys[name] = tmp_path / name
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(keys[name])],
+                       check=True)
+    # Untracked, so the run's source hashes still hold.
+    (project / "ftgate.yaml").write_text("version: 1\napprovals:\n  transitions: [waive]\n"
+                                         "  allowed_signers: .ftgate/allowed_signers\n  separate: false\n")
+    (project / ".ftgate").mkdir()
+    (project / ".ftgate" / "allowed_signers").write_text(
+        f"alice@example.com {sshsig.public_key_of(keys['alice'])}\n")
+
+    def waiver_findings() -> list[str]:
+        result = verify_ticket(ticket, waiver_approval=waiver_check(ticket, project))
+        return [f"{f.path}:{f.line}: {f.message}" for f in result.findings]
+
+    found = waiver_findings()
+    assert len(found) == 1 and "SC-003: Waived needs a signed `waive` approval by one of alice@example.com" \
+        in found[0] and "training-validation-report.md:" in found[0], found
+    for name, expected in (("mallory", ["not in the allowed signers"]), ("alice", [])):
+        signed = subprocess.run([sys.executable, "-m", "ftgate", "approve", tp.TICKET, "--transition", "waive",
+                                 "--key", str(keys[name])], cwd=project, capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        assert signed.returncode == 0, signed.stderr
+        found = waiver_findings()
+        assert all(any(e in f for f in found) for e in expected) and len(found) == len(expected), found
+    result = verify_ticket(ticket, waiver_approval=waiver_check(ticket, project))
+    assert result.ok and result.closure["SC-003"] == ("Waived", None)
