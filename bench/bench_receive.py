@@ -3,18 +3,25 @@
 run by itself, side by side.
 
     python bench/bench_receive.py [--commits 10000] [--runs 5]
-    python bench/bench_receive.py --large      # the scale case: 100,000 commits, one run
+    python bench/bench_receive.py --large      # the scale case: 100,000 commits, 3 runs
+    python bench/bench_receive.py --large --against OLD_SRC   # and an older tree's hook beside it
 
-Targets (issue 3): under 3 s, within 2x of the plumbing, a constant number
-of git processes whatever N (counted with GIT_TRACE2_EVENT), peak memory
-under 200 MB (resource.getrusage of children).
+Targets (issues 3 and 11), at every size:
+
+- time within 2x of the plumbing (medians of alternating runs), and under
+  3 s for 10,000 commits;
+- the same number of git processes for 10 commits as for N (counted with
+  GIT_TRACE2_EVENT): the hook streams the push in batches through long-lived
+  processes, it does not start git per batch;
+- peak memory of the hook process under 200 MB, and flat in N: the push
+  is judged as a stream, never held whole. Measured as the hook process's
+  own high-water mark (see MEASURED_HOOK), not git's or the set-up's.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import shutil
 import statistics
 import subprocess
@@ -52,19 +59,53 @@ def build(commits: int) -> tuple[Repo, str, str]:
     return repo, base, head
 
 
-def run(cmd: list[str], repo: Repo, stdin: str, env: dict[str, str]) -> float:
+# The hook as git runs it, reporting its own peak memory: VmHWM, the high
+# water mark of the process's own memory since exec. (ru_maxrss is no good
+# here: on Linux a child's carries over the size of the process it was
+# forked from, this benchmark, which holds the 100,000 commits it built.)
+MEASURED_HOOK = """
+import sys
+from ftgate.__main__ import main
+try:
+    code = main(["hook", "pre-receive"])
+finally:
+    try:
+        with open("/proc/self/status") as fh:
+            kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+    except OSError:
+        import resource
+        kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    sys.stderr.write(f"\\nhook-peak-kb {kb}\\n")
+sys.exit(code)
+"""
+
+
+def run(cmd: list[str], repo: Repo, stdin: str, env: dict[str, str]) -> tuple[float, str]:
+    """Seconds, and what the command wrote to stderr."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, check=False, cwd=repo.path, env=env, input=stdin.encode(), capture_output=True)
+    child = subprocess.Popen(cmd, cwd=repo.path, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+    assert child.stdin is not None and child.stderr is not None
+    child.stdin.write(stdin.encode())
+    child.stdin.close()
+    err = child.stderr.read()
+    child.wait()
     elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd} failed: {proc.stderr.decode()[-2000:]}")
-    return elapsed
+    if child.returncode != 0:
+        raise SystemExit(f"{cmd} failed: {err.decode()[-2000:]}")
+    return elapsed, err.decode("utf-8", "replace")
 
 
-def count_git_processes(repo: Repo, stdin: str) -> int:
+def hook_peak_mb(repo: Repo, stdin: str, env: dict[str, str]) -> float:
+    err = run([sys.executable, "-c", MEASURED_HOOK], repo, stdin, env)[1]
+    line = next(line for line in err.splitlines() if line.startswith("hook-peak-kb "))
+    return int(line.split()[1]) / 1024
+
+
+def count_git_processes(repo: Repo, stdin: str, env: dict[str, str] | None = None) -> int:
     trace = WORK / "trace.json"
     trace.unlink(missing_ok=True)
-    env = dict(repo.env, GIT_TRACE2_EVENT=str(trace))
+    env = dict(env or repo.env, GIT_TRACE2_EVENT=str(trace))
     subprocess.run([sys.executable, "-m", "ftgate", "hook", "pre-receive"], cwd=repo.path, env=env,
                    input=stdin.encode(), capture_output=True, check=True)
     starts = [json.loads(line) for line in trace.read_text().splitlines()]
@@ -76,10 +117,13 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--large", action="store_true",
-                        help="the scale case (issue 11): 100,000 commits, one run; memory must stay flat")
+                        help="the scale case (issue 11): 100,000 commits, 3 runs; memory must stay flat")
+    parser.add_argument("--against", type=Path, metavar="SRC",
+                        help="another ftgate source tree (say, an older commit's, from git archive) whose hook "
+                             "runs alternately with this one's, for a before/after in the same minutes")
     args = parser.parse_args()
     if args.large:
-        args.commits, args.runs = 100_000, 1
+        args.commits, args.runs = 100_000, 3
     repo, base, head = build(args.commits)
     # The server has `base` on main; the push moves main to `head`.
     repo.git("update-ref", "refs/heads/main", base)
@@ -88,12 +132,19 @@ def main() -> int:
     hook = [sys.executable, "-m", "ftgate", "hook", "pre-receive"]
     plumbing = ["sh", "-c", (f"git rev-list --parents --reverse --topo-order {head} --not --all "
                              "| cut -d' ' -f1 | git diff-tree --stdin -z -r --raw -M --cc --root > /dev/null")]
+    other = dict(env, PYTHONPATH=str(args.against.resolve())) if args.against else None
     run(hook, repo, stdin, env)  # warm caches
-    ours, bare = [], []
-    for _ in range(args.runs):
-        bare.append(run(plumbing, repo, stdin, env))
-        ours.append(run(hook, repo, stdin, env))
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if other is not None:
+        run(hook, repo, stdin, other)
+    ours, bare, theirs = [], [], []
+    for i in range(args.runs):
+        bare.append(run(plumbing, repo, stdin, env)[0])
+        if other is not None and i % 2:  # each goes first every other run
+            theirs.append(run(hook, repo, stdin, other)[0])
+        ours.append(run(hook, repo, stdin, env)[0])
+        if other is not None and not i % 2:
+            theirs.append(run(hook, repo, stdin, other)[0])
+    hook_peak = hook_peak_mb(repo, stdin, env)
     short_tip = repo.out("rev-list", "-n1", head + "~" + str(args.commits - 10))
     small = count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n")
     large = count_git_processes(repo, stdin)
@@ -102,11 +153,19 @@ def main() -> int:
     print(f"bare plumbing   median {m_bare:.2f} s")
     print(f"ftgate pre-receive median {m_ours:.2f} s  (ratio {m_ours / m_bare:.2f}x)")
     print(f"git processes: {small} for 10 commits, {large} for {args.commits}")
-    print(f"peak child RSS  {peak_kb / 1024:.1f} MB")
+    print(f"peak memory of the hook process {hook_peak:.1f} MB")
+    if other is not None:
+        m_theirs = statistics.median(theirs)
+        counts = (count_git_processes(repo, f"{base} {short_tip} refs/heads/main\n", other),
+                  count_git_processes(repo, stdin, other))
+        print(f"against {args.against}: median {m_theirs:.2f} s (ratio {m_theirs / m_bare:.2f}x), peak "
+              f"{hook_peak_mb(repo, stdin, other):.1f} MB, git processes {counts[0]} for 10 commits, "
+              f"{counts[1]} for {args.commits}")
     # The 3 s bound is the 10,000-commit case's; at scale the bounds are the ratio and flat memory.
-    in_time = args.large or m_ours < 3
-    ok = in_time and m_ours <= 2 * m_bare and small == large and peak_kb < 200 * 1024
-    targets = "<=2x, constant processes, <200 MB" if args.large else "<3 s, <=2x, constant processes, <200 MB"
+    in_time = args.commits > 10_000 or m_ours < 3
+    ok = in_time and m_ours <= 2 * m_bare and small == large and hook_peak < 200
+    targets = ("<=2x, constant processes, <200 MB" if args.commits > 10_000
+               else "<3 s, <=2x, constant processes, <200 MB")
     print(f"targets ({targets}):", "met" if ok else "NOT met")
     return 0 if ok else 1
 

@@ -88,22 +88,32 @@ class _Reader:
         for tree in {t for t in self._folders.values() if t and t not in self._trees}:
             self._trees[tree] = self._ls_tree(tree)
         commits = list(dict.fromkeys(u.after for u, _, _ in jobs if u.after != INDEX and u.after not in self._authors))
-        if commits:
-            out = self.git(["log", "--no-walk=unsorted", "--stdin", "--format=%H %ae"],
-                           input="".join(c + "\n" for c in commits).encode())
-            for line in out.decode("utf-8", "replace").splitlines():
-                commit, _, email = line.partition(" ")
-                self._authors[commit] = email.strip()
+        # Read as objects, through the run's cat-file when one is open
+        # (plumbing.Lookups): the server judges a push in batches, and a
+        # `git log` per batch would make the processes grow with the push.
+        for commit, data in pl.read_objects(commits, cwd=self.cwd, keep=self.keep).items():
+            email = _raw_author_email(data)
+            if email is not None:
+                self._authors[commit] = email
 
     def _ls_tree(self, tree: str) -> dict[str, str]:
-        raw = self.git(["ls-tree", "-r", "-z", tree])
-        out = {}
-        for rec in raw.split(b"\0"):
-            if rec:
-                meta, path = rec.split(b"\t", 1)
-                parts = meta.split(b" ")
-                if parts[1] == b"blob":
-                    out[pl.decode_path(path)] = parts[2].decode()
+        """Every blob under ``tree`` (path -> id), as ``ls-tree -r`` lists
+        them, read level by level through cat-file."""
+        out: dict[str, str] = {}
+        level = [("", tree)]
+        while level:
+            contents = pl.read_objects([oid for _, oid in level], cwd=self.cwd, keep=self.keep)
+            deeper = []
+            for prefix, oid in level:
+                data = contents.get(oid)
+                if data is None:
+                    raise pl.GitError(["cat-file", "--batch"], None, "", message=f"tree {oid} cannot be read")
+                for mode, name, child in pl.tree_entries(data, len(oid)):
+                    if mode == "40000":
+                        deeper.append((f"{prefix}{name}/", child))
+                    elif mode != pl.GITLINK_MODE:
+                        out[prefix + name] = child
+            level = deeper
         return out
 
     def git(self, args: Sequence[str], ok: Sequence[int] | None = (0,), input: bytes | None = None) -> bytes:
@@ -192,6 +202,20 @@ class _Reader:
             self._authors[unit.after] = self.git(["show", "-s", "--format=%ae", unit.after]).decode(
                 "utf-8", "replace").strip()
         return [self._authors[unit.after]]
+
+
+def _raw_author_email(commit: bytes) -> str | None:
+    """The author's email in a raw commit object, as ``%ae`` prints it:
+    between the first ``<`` of the author line and the ``>`` after it."""
+    for line in commit.split(b"\n"):
+        if not line:
+            return None  # the headers end here
+        if line.startswith(b"author "):
+            _, lt, rest = line.partition(b"<")
+            if not lt:
+                return None
+            return rest.partition(b">")[0].decode("utf-8", "replace").strip()
+    return None
 
 
 def _facts(reader: _Reader, unit: Unit, change: Change, ticket: TicketInput, policy: Policy) -> ApprovalFacts:

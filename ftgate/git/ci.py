@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from typing import TextIO
 
 from ftgate.constants import CONFIG_FILE
 from ftgate.errors import FtgateError
 from ftgate.git import plumbing as pl
-from ftgate.git.history import new_commit_units
-from ftgate.git.judge import Judge, Judged
+from ftgate.git.history import Outcome, iter_commit_units, judge_units
+from ftgate.git.judge import Judge, Unit
 from ftgate.git.report import (
     _escape_data,
     _escape_property,
@@ -45,18 +46,24 @@ def default_branch_name() -> str | None:
         or os.environ.get("GITHUB_REF_NAME") or None
 
 
-def judge_range(base: str, head: str, *, branch: str | None, cwd: str | None = None) -> list[Judged]:
+def judge_range(base: str, head: str, *, branch: str | None, cwd: str | None = None) -> Outcome:
+    """Every commit of ``base..head``, streamed and judged in batches as
+    the server hook does."""
     base_id, head_id = _resolve(base, cwd), _resolve(head, cwd)
-    units = new_commit_units([head_id], [base_id], branch=branch, ref=None, cwd=cwd)
-    # The base is the target: each commit must pass its ftgate.yaml as well
-    # as its own parent's, as on the server.
-    hit = pl.batch_check([f"{base_id}:{CONFIG_FILE}"], cwd=cwd).get(f"{base_id}:{CONFIG_FILE}")
-    target = hit[0] if hit and hit[1] == "blob" else None
-    for unit in units:
-        unit.target_config, unit.targeted = target, True
-    for unit in units:  # the adoption rule looks for a policy where the range lands
-        unit.target = base_id
-    return Judge(cwd=cwd).judge(units)
+    with pl.Lookups(cwd):
+        # The base is the target: each commit must pass its ftgate.yaml as well
+        # as its own parent's, as on the server.
+        hit = pl.batch_check([f"{base_id}:{CONFIG_FILE}"], cwd=cwd).get(f"{base_id}:{CONFIG_FILE}")
+        target = hit[0] if hit and hit[1] == "blob" else None
+
+        def landing(units: Iterator[Unit]) -> Iterator[Unit]:
+            for unit in units:
+                unit.target_config, unit.targeted = target, True
+                unit.target = base_id  # the adoption rule looks for a policy where the range lands
+                yield unit
+
+        units = iter_commit_units([head_id], [base_id], branch=branch, ref=None, cwd=cwd)
+        return judge_units(Judge(cwd=cwd), landing(units))
 
 
 def run(base: str, head: str, *, branch: str | None = None, github: bool | None = None,
@@ -65,14 +72,14 @@ def run(base: str, head: str, *, branch: str | None = None, github: bool | None 
     github = os.environ.get("GITHUB_ACTIONS") == "true" if github is None else github
     branch = branch if branch is not None else default_branch_name()
     try:
-        judged = judge_range(base, head, branch=branch, cwd=cwd)
+        outcome = judge_range(base, head, branch=branch, cwd=cwd)
     except CiError as err:
         out.write(f"ftgate: {err.message}\n" + (f"  fix: {err.hint}\n" if err.hint else ""))
         return 2
     except pl.GitError as err:
         out.write(f"ftgate: git failed: {err}\n")
         return 2
-    refused = [j for j in judged if not j.verdict.allowed]
+    judged = outcome.shown
     stale = evidence_at_head(_resolve(head, cwd), cwd=cwd)
     if github:
         for line in github_annotations(judged):
@@ -85,17 +92,18 @@ def run(base: str, head: str, *, branch: str | None = None, github: bool | None 
         if summary_path:
             try:
                 with open(summary_path, "a", encoding="utf-8") as fh:
-                    fh.write(github_summary(judged, base, head))
+                    fh.write(github_summary(judged, base, head, total=outcome.judged,
+                                            refused_count=outcome.refused))
             except OSError:
                 pass
-    lines = render(judged)
+    lines = render(judged, total=outcome.judged, refused_count=outcome.refused, hidden=outcome.hidden)
     for folder, findings in stale.items():
         lines.append(f"ftgate: {folder} is past Stage 5 but its training evidence does not verify at {head}:")
         lines += [f"  - {finding}" for finding in findings]
-    lines.append(f"ftgate ci: {len(judged)} commit(s) in {base}..{head}, {len(refused)} refused"
+    lines.append(f"ftgate ci: {outcome.judged} commit(s) in {base}..{head}, {outcome.refused} refused"
                  + (f", {len(stale)} ticket(s) with stale or missing evidence" if stale else ""))
     out.write("\n".join(lines) + "\n")
-    return 1 if refused or stale else 0
+    return 1 if outcome.refused or stale else 0
 
 
 def evidence_at_head(head_id: str, *, cwd: str | None = None) -> dict[str, list[str]]:

@@ -215,12 +215,26 @@ def next_states(before: dict[str, str], entries: list[pl.RawEntry]) -> dict[str,
 
 
 class _Anchor:
-    __slots__ = ("config", "listing", "states")
+    """Facts of a commit the units start from. Looked up in git, unless
+    an earlier batch of the same run judged that commit: then its walked
+    facts are carried over (``known``: the tickets whose state files they
+    hold for sure; ``has_listing``: whether the listing was walked), and
+    git is asked only for what they lack."""
+
+    __slots__ = ("config", "has_listing", "known", "listing", "states")
 
     def __init__(self) -> None:
         self.config: str | None = None
         self.listing: frozenset[str] = frozenset()
         self.states: dict[str, str] = EMPTY_STATES
+        self.known: frozenset[str] | None = None
+        self.has_listing = False
+
+    def copy(self) -> _Anchor:
+        other = _Anchor()
+        other.config, other.listing, other.states = self.config, self.listing, self.states
+        other.known, other.has_listing = self.known, self.has_listing
+        return other
 
 
 def _config_of(anchor: _Anchor) -> str | None:
@@ -239,9 +253,16 @@ class _Plan:
     """Where each unit's facts come from: the unit before it (its parent),
     an anchor, or nothing (a root commit)."""
 
-    def __init__(self, units: list[Unit]) -> None:
+    def __init__(self, units: list[Unit], carried: dict[str, _Anchor] | None = None) -> None:
         self.units = units
         self.anchors: dict[str, _Anchor] = {}
+        self.configs: list[str | None] = []
+        carried = carried or {}
+
+        def anchor(commit: str) -> None:
+            if commit not in self.anchors:
+                known = carried.get(commit)
+                self.anchors[commit] = known.copy() if known is not None else _Anchor()
         self.parent: list[int | str | None] = []
         # Units deleting something in a ticket folder: (unit, folder names).
         self.emptied: list[tuple[Unit, list[str]]] = []
@@ -256,14 +277,14 @@ class _Plan:
                     break
             self.touches.append(touches)
             if unit.merge:
-                self.anchors.setdefault(unit.after, _Anchor())
+                anchor(unit.after)
             before = unit.before
             if before is None:
                 self.parent.append(None)
             elif before in position:
                 self.parent.append(position[before])
             else:
-                self.anchors.setdefault(before, _Anchor())
+                anchor(before)
                 self.parent.append(before)
             if unit.after != INDEX:
                 position[unit.after] = i
@@ -299,6 +320,23 @@ class _Plan:
                 before = of_anchor(anchors[str(src)])
             values.append(step(before, unit) if touches[i] else before)
         return values
+
+    def carry(self, states: list[dict[str, str]], listings: list[frozenset[str]] | None,
+              wanted: dict[str, None]) -> dict[str, _Anchor]:
+        """Each judged commit's facts after its change, as anchors for the
+        next batch of the same run: a unit whose parent was judged in this
+        batch then starts from them without asking git again. Their
+        states are complete for the tickets this batch looked at."""
+        known = frozenset(wanted)
+        out: dict[str, _Anchor] = {}
+        for i, unit in enumerate(self.units):
+            if unit.after == INDEX:
+                continue
+            facts = out[unit.after] = _Anchor()
+            facts.config, facts.states, facts.known = self.configs[i], states[i], known
+            if listings is not None:
+                facts.listing, facts.has_listing = listings[i], True
+        return out
 
     def before(self, values: list[T], i: int, of_anchor: Callable[[_Anchor], T], empty: T) -> T:
         """Unit ``i``'s value before its change: its parent's."""
@@ -360,6 +398,8 @@ class Judge:
         self._summaries: dict[str, StateSummary] = {}
         self._policies: dict[str | None, Policy | PolicyError] = {}
         self._oid_len = 40
+        # The previous batch's facts, for a run judged in batches (history.judge_units).
+        self._carried: dict[str, _Anchor] = {}
 
     # -------------------------------------------------------------- config
 
@@ -422,7 +462,7 @@ class Judge:
                 if rev and len(rev) == 64:
                     self._oid_len = 64
         self._size_ticket_files(units)
-        plan = _Plan(units)
+        plan = _Plan(units, self._carried)
         named, resolved = self._round_anchors(plan)
         pending = self._policies_and_needs(plan, resolved)
         listings = None
@@ -430,6 +470,7 @@ class Judge:
             listings = self._round_listings(plan, resolved)
         unit_names, wanted = self._ticket_names(pending, listings, named)
         states = self._round_states(plan, resolved, named, wanted)
+        self._carried = plan.carry(states, listings, wanted)
         results = self._ticket_inputs(plan, pending, unit_names, states)
         self._load_transition_files(results)
         self._check_evidence(results)
@@ -470,10 +511,15 @@ class Judge:
                 if _usable(name):
                     named[name] = None
         wanted: dict[str, None] = {}
-        for anchor in plan.anchors:
-            wanted[_name(anchor, CONFIG_FILE)] = None
-            wanted[_name(anchor, f"{TICKETS}/{IN_PROGRESS}")] = None
+        for anchor, facts in plan.anchors.items():
+            known = facts.known
+            if known is None:
+                wanted[_name(anchor, CONFIG_FILE)] = None
+            if not facts.has_listing:
+                wanted[_name(anchor, f"{TICKETS}/{IN_PROGRESS}")] = None
             for name in named:
+                if known is not None and name in known:
+                    continue
                 for folder in ticket_folders(name):
                     wanted[_name(anchor, f"{folder}/{STATE_FILE}")] = None
         for unit, names in plan.emptied:
@@ -486,9 +532,10 @@ class Judge:
         """Each unit's policy (its parent's config, walked from the anchors)
         and what that policy needs to know about it."""
         for anchor, facts in plan.anchors.items():
-            hit = resolved.get(_name(anchor, CONFIG_FILE))
-            facts.config = hit[0] if hit and hit[1] == "blob" else None
-        configs = plan.walk(_config_of, None, lambda before, unit: next_config(before, unit.entries))
+            if facts.known is None:
+                hit = resolved.get(_name(anchor, CONFIG_FILE))
+                facts.config = hit[0] if hit and hit[1] == "blob" else None
+        configs = plan.configs = plan.walk(_config_of, None, lambda before, unit: next_config(before, unit.entries))
         pending: list[_Pending] = []
         by_config: dict[tuple[str | None, str], _Judging] = {}
 
@@ -552,15 +599,27 @@ class Judge:
         extra = [name for name in wanted if name not in named]
         if extra:
             more = [_name(anchor, f"{folder}/{STATE_FILE}")
-                    for anchor in plan.anchors for name in extra for folder in ticket_folders(name)]
+                    for anchor, facts in plan.anchors.items() for name in extra
+                    if facts.known is None or name not in facts.known for folder in ticket_folders(name)]
             resolved.update(pl.batch_check(more, cwd=self.cwd, keep=self.keep))
         for anchor, facts in plan.anchors.items():
-            facts.states = {}
-            for name in wanted:
+            known = facts.known
+            if known is None:
+                todo, states = list(wanted), {}
+            else:  # carried from the previous batch: only the tickets it did not look at
+                todo = [name for name in wanted if name not in known]
+                if not todo:
+                    continue
+                states = dict(facts.states)
+                for name in todo:
+                    for folder in ticket_folders(name):
+                        states.pop(f"{folder}/{STATE_FILE}", None)
+            for name in todo:
                 for folder in ticket_folders(name):
                     hit = resolved.get(_name(anchor, f"{folder}/{STATE_FILE}"))
                     if hit and hit[1] == "blob":
-                        facts.states[f"{folder}/{STATE_FILE}"] = hit[0]
+                        states[f"{folder}/{STATE_FILE}"] = hit[0]
+            facts.states = states
         return plan.walk(_states_of, EMPTY_STATES, lambda before, unit: next_states(before, unit.entries))
 
     def _ticket_inputs(self, plan: _Plan, pending: list[_Pending], unit_names: list[list[str]],
@@ -685,6 +744,8 @@ class Judge:
                 trees[anchor] = hit[0]
         contents = pl.read_objects(list(dict.fromkeys(trees.values())), cwd=self.cwd, keep=self.keep)
         for anchor, facts in plan.anchors.items():
+            if facts.has_listing:
+                continue
             names: frozenset[str] = frozenset()
             oid = trees.get(anchor)
             if oid is not None and oid in contents:

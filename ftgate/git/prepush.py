@@ -19,8 +19,7 @@ from typing import TextIO
 from ftgate import proc
 from ftgate.constants import ZERO_OID
 from ftgate.git import plumbing as pl
-from ftgate.git.history import RefUpdate, judge_updates
-from ftgate.git.judge import Judged
+from ftgate.git.history import Outcome, RefUpdate, judge_updates
 from ftgate.git.report import render
 
 
@@ -72,11 +71,10 @@ def framework_ref(cwd: str | None, remote: str) -> RefUpdate | None:
     return RefUpdate(old, new, env.get("PRE_COMMIT_REMOTE_BRANCH") or local or "HEAD")
 
 
-def _warn_others(results: Sequence[tuple[RefUpdate, Sequence[Judged]]]) -> list[str]:
+def _warn_others(results: Sequence[tuple[RefUpdate, Outcome]]) -> list[str]:
     """Other local branches are not being pushed: what ftgate would refuse
     there is said, and left to the push that carries them."""
-    bad = [update.ref.removeprefix("refs/heads/") for update, judged in results
-           if any(not j.verdict.allowed for j in judged)]
+    bad = [update.ref.removeprefix("refs/heads/") for update, outcome in results if not outcome.ok]
     if not bad:
         return []
     return [f"ftgate: warning: not pushed now, but would be refused when pushed: {', '.join(bad)} "
@@ -121,13 +119,14 @@ def main(remote: str | None = None, *, all_branches: bool = False, stdin: TextIO
         results, warnings = results[:named_count], _warn_others(results[named_count:])
     lines: list[str] = []
     ok = True
-    for update, judged in results:
-        if any(not j.verdict.allowed for j in judged):
+    for update, outcome in results:
+        shown = render(outcome.shown, total=outcome.judged, refused_count=outcome.refused, hidden=outcome.hidden)
+        if not outcome.ok:
             ok = False
-            lines += render(judged)
+            lines += shown
             lines.append(f"ftgate: {update.ref}: refused")
         else:
-            lines += [line for line in render(judged) if line]
+            lines += [line for line in shown if line]
     if not ok:
         lines.append("ftgate: push stopped before anything was sent. Fix the commits (git rebase -i) or finish "
                      "the ticket's gates first.")

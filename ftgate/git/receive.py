@@ -32,8 +32,7 @@ from typing import TextIO
 
 from ftgate import proc
 from ftgate.git import plumbing as pl
-from ftgate.git.history import RefUpdate, judge_updates
-from ftgate.git.judge import Judged
+from ftgate.git.history import Outcome, RefUpdate, judge_updates
 from ftgate.git.report import for_remote, render
 
 
@@ -99,23 +98,23 @@ def _emit(lines: list[str], stream: TextIO) -> None:
         stream.flush()
 
 
-def _report(results: list[tuple[RefUpdate, list[Judged]]], *, verbose: bool, stream: TextIO) -> bool:
+def _report(results: list[tuple[RefUpdate, Outcome]], *, verbose: bool, stream: TextIO) -> bool:
     ok = True
     lines: list[str] = []
-    for update, judged in results:
-        refused = [j for j in judged if not j.verdict.allowed]
-        if refused:
+    for update, outcome in results:
+        if not outcome.ok:
             ok = False
         if update.deleted:
             if verbose:
                 lines.append(f"ftgate: {update.ref}: deleted (nothing to judge)")
             continue
-        body = render(judged, show_ok=False)
+        body = render(outcome.shown, show_ok=False, total=outcome.judged, refused_count=outcome.refused,
+                      hidden=outcome.hidden)
         if body:
             lines += body
-        if verbose or refused:
-            state = "refused" if refused else "ok"
-            lines.append(f"ftgate: {update.ref}: {state} ({len(judged)} new commit(s) judged)")
+        if verbose or not outcome.ok:
+            state = "ok" if outcome.ok else "refused"
+            lines.append(f"ftgate: {update.ref}: {state} ({outcome.judged} new commit(s) judged)")
     _emit(lines, stream)
     return ok
 
@@ -125,8 +124,10 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
     stream = stream if stream is not None else sys.stderr
     try:
         updates = parse_updates([line for line in stdin.read().splitlines() if line.strip()])
-        refused = ref_refusals(updates, cwd=cwd)
-        results = judge_updates([u for u in updates if u.ref not in refused], cwd=cwd, keep=proc.KEEP_RECEIVE)
+        with pl.Lookups(cwd, proc.KEEP_RECEIVE):  # one pair of cat-file processes for the whole run
+            refused = ref_refusals(updates, cwd=cwd)
+            results = judge_updates([u for u in updates if u.ref not in refused], cwd=cwd,
+                                    keep=proc.KEEP_RECEIVE)
     except (ValueError, pl.GitError) as err:
         _emit([f"ftgate: pre-receive could not judge the push: {err}"], stream)
         return 2
@@ -141,11 +142,12 @@ def pre_receive(stdin: TextIO | None = None, *, stream: TextIO | None = None, cw
 def update(ref: str, old: str, new: str, *, stream: TextIO | None = None, cwd: str | None = None) -> int:
     stream = stream if stream is not None else sys.stderr
     try:
-        refused = ref_refusals([RefUpdate(old, new, ref)], cwd=cwd)
-        if refused:
-            _emit(refused[ref], stream)
-            return 1
-        results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd, keep=proc.KEEP_RECEIVE)
+        with pl.Lookups(cwd, proc.KEEP_RECEIVE):  # one pair of cat-file processes for the whole run
+            refused = ref_refusals([RefUpdate(old, new, ref)], cwd=cwd)
+            if refused:
+                _emit(refused[ref], stream)
+                return 1
+            results = judge_updates([RefUpdate(old, new, ref)], cwd=cwd, keep=proc.KEEP_RECEIVE)
     except (ValueError, pl.GitError) as err:
         _emit([f"ftgate: update hook could not judge {ref}: {err}"], stream)
         return 2

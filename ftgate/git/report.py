@@ -31,9 +31,15 @@ def reason_text(reason: Reason) -> list[str]:
     return [f"- {message} [{reason.rule}]", f"    fix: {reason.fix}"]
 
 
-def render(judged: Sequence[Judged], *, header: str | None = None, show_ok: bool = False) -> list[str]:
+def render(judged: Sequence[Judged], *, header: str | None = None, show_ok: bool = False,
+           total: int | None = None, refused_count: int | None = None, hidden: int = 0) -> list[str]:
+    """Lines for ``judged``. A streamed run keeps only the verdicts worth
+    showing and passes the counts: ``total`` judged, ``refused_count``
+    refused, ``hidden`` verdicts left out past the cap."""
     lines: list[str] = []
     refused = [j for j in judged if not j.verdict.allowed]
+    total = len(judged) if total is None else total
+    refused_count = len(refused) if refused_count is None else refused_count
     if header:
         lines.append(header)
     for item in judged:
@@ -56,8 +62,10 @@ def render(judged: Sequence[Judged], *, header: str | None = None, show_ok: bool
             lines.append(f"  ... and {len(verdict.reasons) - MAX_REASONS_SHOWN} more")
         for note in verdict.notes:
             lines.append(f"  note: {note}")
-    if refused:
-        lines.append(f"ftgate: {len(refused)} of {len(judged)} change(s) refused: source may change only while "
+    if hidden:
+        lines.append(f"ftgate: ... and {hidden} more verdict(s) with refusals or notes, not shown")
+    if refused_count:
+        lines.append(f"ftgate: {refused_count} of {total} change(s) refused: source may change only while "
                      "the ticket is at Stage 4 with Code Edit Permission Unlocked")
     return lines
 
@@ -90,13 +98,16 @@ def github_annotations(judged: Sequence[Judged]) -> list[str]:
     return out
 
 
-def github_summary(judged: Sequence[Judged], base: str, head: str) -> str:
+def github_summary(judged: Sequence[Judged], base: str, head: str, *, total: int | None = None,
+                   refused_count: int | None = None) -> str:
     refused = [j for j in judged if not j.verdict.allowed]
+    total = len(judged) if total is None else total
+    refused_count = len(refused) if refused_count is None else refused_count
     lines = ["## ftgate", ""]
-    if not refused:
-        lines.append(f"All {len(judged)} commit(s) in `{base}..{head}` keep source changes inside Stage 4 Unlocked.")
+    if not refused_count:
+        lines.append(f"All {total} commit(s) in `{base}..{head}` keep source changes inside Stage 4 Unlocked.")
         return "\n".join(lines) + "\n"
-    lines.append(f"**{len(refused)} of {len(judged)} commit(s) refused** in `{base}..{head}`.")
+    lines.append(f"**{refused_count} of {total} commit(s) refused** in `{base}..{head}`.")
     lines += ["", "| Commit | Path | Rule | Why | Fix |", "|---|---|---|---|---|"]
 
     def cell(text: str) -> str:
