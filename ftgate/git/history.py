@@ -94,14 +94,6 @@ def iter_commit_units(include: Sequence[str], exclude: Sequence[str], *, branch:
         yield _unit(commit, parents, entries, branch=branch, ref=ref)
 
 
-def new_commit_units(include: Sequence[str], exclude: Sequence[str], *, branch: str | None, ref: str | None,
-                     exclude_all: bool = False, exclude_remotes: str | None = None,
-                     cwd: str | None = None, keep: Collection[str] = proc.KEEP_NONE) -> list[Unit]:
-    """:func:`iter_commit_units`, all at once."""
-    return list(iter_commit_units(include, exclude, branch=branch, ref=ref, exclude_all=exclude_all,
-                                  exclude_remotes=exclude_remotes, cwd=cwd, keep=keep))
-
-
 # Units judged together: enough that the lookup rounds of a batch cost little
 # per commit, few enough that a batch's objects stay small however large the push.
 BATCH = 2000
