@@ -153,3 +153,28 @@ def test_editing_the_policy_to_tighten_it_is_still_accepted(tmp_path: Path, env:
     pushed = push(work, "HEAD:main")
     assert pushed.returncode == 0, pushed.stderr
     assert bare.out("rev-parse", "main") == work.head()
+
+
+def test_a_branch_from_before_the_adoption_is_told_to_rebase(tmp_path: Path, env: dict[str, str]) -> None:
+    """What docs/hosting.md promises for branches cut before the adoption
+    commit: pushed as they are, their commits lack the policy main has and
+    are refused with the way out; rebased onto main, the same docs-only work
+    lands."""
+    bare, work = bare_and_clone(tmp_path, env)
+    work.commit("initial")
+    before_policy = work.head()
+    _with_policy(work)
+    work.git("push", "-q", "origin", "main")
+    assert work.ftgate("install", "--server", str(bare.path), "--hook", "update").returncode == 0
+    work.git("checkout", "-q", "-b", "old-docs", before_policy)
+    work.write("README.md", "# demo, written on a branch cut before the adoption\n")
+    work.commit("docs only, from before the policy")
+    pushed = push(work, "old-docs")
+    assert pushed.returncode != 0, pushed.stderr
+    for word in ("[config-removed]", "history from before ftgate.yaml was added", "rebase it onto"):
+        assert word in pushed.stderr, pushed.stderr
+    assert bare.git("rev-parse", "-q", "--verify", "refs/heads/old-docs", check=False).returncode != 0
+    work.git("rebase", "-q", "main")
+    rebased = push(work, "old-docs")
+    assert rebased.returncode == 0, rebased.stderr
+    assert bare.out("rev-parse", "old-docs") == work.head()
