@@ -36,6 +36,18 @@ def _server(tmp_path: Path, env: dict[str, str]) -> tuple[Repo, Repo, str]:
     return bare, work, work.head()
 
 
+def _adopted_late(tmp_path: Path, env: dict[str, str]) -> tuple[Repo, Repo, str]:
+    """A server whose main got its policy after a first commit, with the
+    update hook on; returns that first commit, where old branches start."""
+    bare, work = bare_and_clone(tmp_path, env)
+    work.commit("initial")
+    before_policy = work.head()
+    _with_policy(work)
+    work.git("push", "-q", "origin", "main")
+    assert work.ftgate("install", "--server", str(bare.path), "--hook", "update").returncode == 0
+    return bare, work, before_policy
+
+
 def _under_ticket(work: Repo, message: str) -> None:
     """Commit what is staged plus a note in `t`'s folder, so `t` governs."""
     work.write(NOTES, f"{message}\n")
@@ -104,12 +116,7 @@ def test_a_merge_that_drops_the_policy_is_refused(tmp_path: Path, env: dict[str,
     """A fast-forward to a merge whose first parent predates the policy and
     whose tree leaves it out: no diff deletes ftgate.yaml, yet main would
     lose it. Judged under main's policy, the landing commits lack it."""
-    bare, work = bare_and_clone(tmp_path, env)
-    work.commit("initial")
-    before_policy = work.head()
-    _with_policy(work)
-    work.git("push", "-q", "origin", "main")
-    assert work.ftgate("install", "--server", str(bare.path), "--hook", "update").returncode == 0
+    bare, work, before_policy = _adopted_late(tmp_path, env)
     base = work.head()
     work.git("checkout", "-q", "-b", "old", before_policy)
     work.write("README.md", "# demo, edited on a branch from before the policy\n")
@@ -160,12 +167,7 @@ def test_a_branch_from_before_the_adoption_is_told_to_rebase(tmp_path: Path, env
     commit: pushed as they are, their commits lack the policy main has and
     are refused with the way out; rebased onto main, the same docs-only work
     lands."""
-    bare, work = bare_and_clone(tmp_path, env)
-    work.commit("initial")
-    before_policy = work.head()
-    _with_policy(work)
-    work.git("push", "-q", "origin", "main")
-    assert work.ftgate("install", "--server", str(bare.path), "--hook", "update").returncode == 0
+    bare, work, before_policy = _adopted_late(tmp_path, env)
     work.git("checkout", "-q", "-b", "old-docs", before_policy)
     work.write("README.md", "# demo, written on a branch cut before the adoption\n")
     work.commit("docs only, from before the policy")
