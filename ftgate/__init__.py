@@ -4,4 +4,4 @@ This module stays import-free on purpose: the pre-commit hot path imports the
 package, and every millisecond here is paid on every commit.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
