@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from ftgate import proc
+from ftgate.constants import DONE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.git import plumbing as pl
 from ftgate.limits import STATE_FILE_MAX_BYTES
 from ftgate.policy.types import Change, RequirementsEdit, TicketInput, TicketSide
@@ -30,6 +31,13 @@ if TYPE_CHECKING:
 
         after: str
         before: str | None
+
+    class MergeUnit(Unit, Protocol):
+        """What :func:`add_merge_edits` reads and extends of a unit."""
+
+        merge: bool
+        others: tuple[str, ...]
+        entries: list[pl.RawEntry]
 
 _ROUNDS = 2  # state texts, then (only for a ticket those leave undecided) the criteria
 
@@ -112,3 +120,75 @@ def _text(found: dict[str, tuple[str, str] | None], contents: dict[str, bytes], 
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         return None, f"it is not UTF-8 text (byte {exc.start})"
+
+
+_REQUIREMENTS = "requirements.md"
+_FOLDERS = (f"{TICKETS}/{IN_PROGRESS}", f"{TICKETS}/{DONE}")
+_TREE_MODE = "40000"
+
+
+def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str | None = None,
+                    keep: Collection[str] = proc.KEEP_NONE) -> None:
+    """Give each merge the ``requirements.md`` edits its combined diff hides.
+
+    ``diff-tree --cc`` leaves out a path the merge takes unchanged from one
+    parent. A merge that keeps the first parent's ``workflow-state.md`` (a
+    ticket past Stage 2) but takes another parent's ``requirements.md`` (new
+    criteria made on a branch during a re-entry) would then put criteria on
+    the branch whose Stage 2 gate was never walked again, with nothing for
+    the criteria rule to see. So where a ticket's ``requirements.md`` in the
+    merge differs from the first parent's, the edit is added to the merge's
+    entries (judged against the first parent's state) unless the merge took
+    that file *and* the ticket's state together from one other parent, whose
+    own commits were judged with them. Lookups only: a handful of names per
+    merge through the run's cat-file processes."""
+    merges = [u for u in units if u.merge and u.before is not None and u.others]
+    if not merges:
+        return
+    listed = pl.batch_check([f"{rev}:{folder}" for u in merges for rev in (u.after, u.before)
+                             for folder in _FOLDERS], cwd=cwd, keep=keep)
+    trees = pl.read_objects([hit[0] for hit in listed.values() if hit is not None and hit[1] == "tree"],
+                            cwd=cwd, keep=keep)
+    plans: list[tuple[MergeUnit, list[str]]] = []
+    names: dict[str, None] = {}
+    for unit in merges:
+        shown = {e.path for e in unit.entries}
+        seen: dict[str, None] = {}
+        for rev in (unit.after, unit.before):
+            for folder in _FOLDERS:
+                hit = listed.get(f"{rev}:{folder}")
+                data = trees.get(hit[0]) if hit is not None and hit[1] == "tree" else None
+                if data is None:
+                    continue
+                for mode, name, _ in pl.tree_entries(data, oid_len):
+                    path = f"{folder}/{name}/{_REQUIREMENTS}"
+                    if mode == _TREE_MODE and "\n" not in name and path not in shown:
+                        seen[f"{folder}/{name}"] = None
+        if seen:
+            plans.append((unit, list(seen)))
+            for folder in seen:
+                for rev in (unit.after, unit.before, *unit.others):
+                    names[f"{rev}:{folder}/{_REQUIREMENTS}"] = None
+                    names[f"{rev}:{folder}/{STATE_FILE}"] = None
+    if not names:
+        return
+    found = pl.batch_check(list(names), cwd=cwd, keep=keep)
+
+    def oid(rev: str, path: str) -> str | None:
+        hit = found.get(f"{rev}:{path}")
+        return hit[0] if hit is not None else None
+
+    zero = "0" * oid_len
+    for unit, folders in plans:
+        assert unit.before is not None
+        for folder in folders:
+            req, state = f"{folder}/{_REQUIREMENTS}", f"{folder}/{STATE_FILE}"
+            now, was = oid(unit.after, req), oid(unit.before, req)
+            if now == was:
+                continue
+            if any(oid(other, req) == now and oid(other, state) == oid(unit.after, state)
+                   for other in unit.others):
+                continue
+            status = "A" if was is None else "D" if now is None else "M"
+            unit.entries.append(pl.RawEntry(status, req, None, "000000" if was is None else "100644",
+                                            "000000" if now is None else "100644", was or zero, now or zero))

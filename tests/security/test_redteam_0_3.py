@@ -1,0 +1,185 @@
+"""Attacks on what 0.3.0 added, each made as a real push to a bare server
+with ftgate's hook (and through ``ftgate ci`` where it applies): the
+streamed judging of large pushes (past the shown verdicts, across the
+batch boundary, under the time budget) and the success-criteria rule after
+Stage 2 (a moved ticket folder, a merge that takes another branch's
+criteria). Each attack must be refused with the rule named; the last test
+is the honest merge the fix must still accept."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tests.enforce.test_criteria_after_stage2 import LOWERED, REQ, seeded
+from tests.support.gitrepo import Repo
+from tests.support.server import make_server, push
+from tests.support.tickets import state_text
+
+STATE = "tickets/in-progress/t/workflow-state.md"
+
+
+def _fast_import(work: Repo, lines: list[str]) -> None:
+    work.git("fast-import", "--quiet", "--force", input=("\n".join(lines) + "\n").encode())
+
+
+def _commit(lines: list[str], mark: int, *, ref: str = "refs/heads/main", parent: str | None = None,
+            merge: str | None = None, files: dict[str, str] | None = None) -> None:
+    lines += ["commit " + ref, f"mark :{mark}", f"committer T <t@example.com> {1_700_000_000 + mark} +0000",
+              "data 2", "c"]
+    if parent is not None:
+        lines.append(f"from {parent}")
+    if merge is not None:
+        lines.append(f"merge {merge}")
+    for path, body in (files or {}).items():
+        lines += [f"M 100644 inline {path}", f"data {len(body.encode())}", body]
+
+
+def _git_children_in(folder: Path) -> list[str]:
+    """Processes still running with ``folder`` as their working folder."""
+    left = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/cwd") == str(folder):
+                left.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            continue
+    return left
+
+
+# ------------------------------------------------------------------ streaming
+
+
+def test_more_refusals_than_are_shown_still_refuse_the_push(tmp_path: Path, env: dict[str, str]) -> None:
+    """1,050 refused commits: past the 1,000 verdicts shown, the rest are
+    counted and the push is still refused."""
+    bare, work = make_server(tmp_path, env, stage=4, unlocked=False)
+    base = work.head()
+    lines: list[str] = []
+    for i in range(1050):
+        _commit(lines, 10 + i, parent=base if i == 0 else None, files={"src/train.py": f"x = {i}\n"})
+    _fast_import(work, lines)
+    pushed = push(work, "main")
+    assert pushed.returncode != 0, pushed.stderr[-2000:]
+    assert "and 50 more verdict(s)" in pushed.stderr and "1050 of 1050 change(s) refused" in pushed.stderr, \
+        pushed.stderr[-2000:]
+    assert bare.out("rev-parse", "main") == base
+
+
+def test_an_evil_merge_of_a_branch_from_an_earlier_batch_is_refused(tmp_path: Path, env: dict[str, str]) -> None:
+    """The side branch forks while the ticket is unlocked; 2,100 commits later
+    (another batch) main, now locked, merges it with an edit of its own."""
+    bare, work = make_server(tmp_path, env, hook="pre-receive", stage=4, unlocked=True)
+    base = work.head()
+    lines: list[str] = []
+    _commit(lines, 10, ref="refs/heads/side", parent=base, files={"src/side.py": "z = 1\n"})
+    _commit(lines, 11, parent=base, files={STATE: state_text("t", 4)})
+    for i in range(2100):
+        _commit(lines, 100 + i, files={f"docs/n{i % 5}.md": f"{i}\n"})
+    _commit(lines, 5000, merge=":10", files={"src/evil.py": "y = 1\n"})
+    _fast_import(work, lines)
+    pushed = push(work, "main")
+    assert pushed.returncode != 0, pushed.stderr[-2000:]
+    assert "1 of 2103 change(s) refused" in pushed.stderr, pushed.stderr[-2000:]
+    assert "src/evil.py" in pushed.stderr and "src/side.py" not in pushed.stderr, pushed.stderr[-2000:]
+    assert bare.out("rev-parse", "main") == base
+
+
+def test_the_time_budget_stops_a_streaming_run_and_leaves_no_git_behind(tmp_path: Path,
+                                                                        env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, hook="pre-receive", stage=4, unlocked=True)
+    base = work.head()
+    lines: list[str] = []
+    for i in range(20000):
+        _commit(lines, 10 + i, parent=base if i == 0 else None,
+                files={f"src/m{i % 9}.py": f"x = {i}\n", f"tickets/in-progress/t/n{i % 7}.md": f"{i}\n"})
+    _fast_import(work, lines)
+    started = time.monotonic()
+    pushed = push(work, "main", env={**work.env, "FTGATE_HOOK_BUDGET": "0.5"})
+    assert time.monotonic() - started < 20
+    assert pushed.returncode != 0, pushed.stderr[-2000:]
+    assert "time budget of 0.5 s ran out" in pushed.stderr, pushed.stderr[-2000:]
+    assert bare.out("rev-parse", "main") == base
+    assert _git_children_in(bare.path) == []
+
+
+# ------------------------------------------------------------------ criteria after Stage 2
+
+
+def test_moving_the_ticket_folder_while_changing_a_criterion_is_refused(tmp_path: Path,
+                                                                        env: dict[str, str]) -> None:
+    bare, work = make_server(tmp_path, env, setup=seeded)
+    base = work.head()
+    work.git("mv", "tickets/in-progress/t", "tickets/in-progress/u")
+    work.write("tickets/in-progress/u/requirements.md", LOWERED)
+    work.commit("a new name and an easier bar")
+    pushed = push(work, "main")
+    assert pushed.returncode != 0, pushed.stderr
+    for word in ("[criteria-changed]", "SC-001 was removed", "[illegal-transition]", "[state-deleted]"):
+        assert word in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == base
+
+
+def test_archiving_the_ticket_while_changing_a_criterion_is_refused(tmp_path: Path,
+                                                                     env: dict[str, str]) -> None:
+    """A move to tickets/done/ may take the state out of in-progress; it may
+    not take the criteria along changed."""
+    bare, work = make_server(tmp_path, env, setup=seeded)
+    base = work.head()
+    (work.path / "tickets/done").mkdir()
+    work.git("mv", "tickets/in-progress/t", "tickets/done/t")
+    work.write("tickets/done/t/requirements.md", LOWERED)
+    work.commit("archive with an easier bar")
+    pushed = push(work, "main")
+    assert pushed.returncode != 0 and "[criteria-changed]" in pushed.stderr, pushed.stderr
+    assert "SC-001 changed from exact_match >= 0.8 to exact_match >= 0.5" in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == base
+
+
+def test_a_merge_cannot_carry_new_criteria_past_the_stage_2_gate(tmp_path: Path, env: dict[str, str]) -> None:
+    """A side branch re-enters (Requirement Gap) and lowers the bar, both
+    accepted on their own; the merge into main keeps main's Stage 5 state
+    and takes the side's criteria, so main would hold new criteria whose
+    Stage 2 gate was never walked again."""
+    bare, work = make_server(tmp_path, env, setup=seeded)
+    base = work.head()
+    work.git("checkout", "-q", "-b", "side")
+    assert work.ftgate("reenter", "t", "--class", "Requirement Gap", "--reason", "wrong bar").returncode == 0
+    work.write(REQ, LOWERED)
+    work.commit("re-enter and lower the bar")
+    work.git("checkout", "-q", "main")
+    work.write("docs/x.md", "x\n")
+    work.commit("something else on main")
+    work.git("merge", "-q", "--no-ff", "--no-commit", "side", check=False)
+    work.git("checkout", "main", "--", STATE)
+    work.git("commit", "-q", "--no-verify", "-m", "merge side, keep main's state")
+    assert (work.path / REQ).read_text() == LOWERED
+    pushed = push(work, "main")
+    assert pushed.returncode != 0 and "[criteria-changed]" in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == base
+    assert "SC-001 changed from exact_match >= 0.8 to exact_match >= 0.5" in pushed.stderr, pushed.stderr
+    ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github")
+    assert ci.returncode == 1 and "[criteria-changed]" in ci.stdout + ci.stderr, ci.stdout + ci.stderr
+
+
+def test_merging_a_branch_that_walked_stage_2_again_is_accepted(tmp_path: Path, env: dict[str, str]) -> None:
+    """The honest form of the merge above: the merge takes the side's state
+    and criteria together, and each was judged on the side."""
+    bare, work = make_server(tmp_path, env, setup=seeded)
+    work.git("checkout", "-q", "-b", "side")
+    assert work.ftgate("reenter", "t", "--class", "Requirement Gap", "--reason", "wrong bar").returncode == 0
+    work.write(REQ, LOWERED)
+    work.commit("re-enter and lower the bar")
+    adv = work.ftgate("advance", "t")
+    assert adv.returncode == 0, adv.stdout + adv.stderr
+    work.commit("Stage 2 gate again")
+    work.git("checkout", "-q", "main")
+    work.write("docs/x.md", "x\n")
+    work.commit("something else on main")
+    work.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    pushed = push(work, "main")
+    assert pushed.returncode == 0, pushed.stderr
+    assert bare.out("rev-parse", "main") == work.head()
