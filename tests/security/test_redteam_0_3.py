@@ -12,10 +12,13 @@ import os
 import time
 from pathlib import Path
 
+from ftgate import sshsig
+from ftgate.workflow.model import Stage
+from tests.approvals.test_approvals import ALICE, SIGNERS, _config, _key
 from tests.enforce.test_criteria_after_stage2 import LOWERED, REQ, seeded
 from tests.support.gitrepo import Repo
-from tests.support.server import make_server, push
-from tests.support.tickets import state_text
+from tests.support.server import bare_and_clone, install_server_hook, make_server, push
+from tests.support.tickets import fill, state_text
 
 STATE = "tickets/in-progress/t/workflow-state.md"
 
@@ -183,3 +186,39 @@ def test_merging_a_branch_that_walked_stage_2_again_is_accepted(tmp_path: Path, 
     pushed = push(work, "main")
     assert pushed.returncode == 0, pushed.stderr
     assert bare.out("rev-parse", "main") == work.head()
+
+
+# ------------------------------------------------------------------ signed transitions
+
+
+def test_an_approval_of_another_transition_renamed_is_not_one(tmp_path: Path, env: dict[str, str]) -> None:
+    """The approver signed `unlock` over the archived ticket; renamed to
+    approvals/done.*, the record still says `unlock`, and the signature
+    covers that word, so it does not approve the archive."""
+    keys = {"alice": _key(tmp_path, "alice")}
+    bare, work = bare_and_clone(tmp_path, env)
+    work.write("ftgate.yaml", _config(transitions="done"))
+    work.write(SIGNERS, f"{ALICE} {sshsig.public_key_of(keys['alice'])}\n")
+    folder = "tickets/in-progress/s"
+    work.write(f"{folder}/workflow-state.md", state_text("s", 8))
+    for one in Stage:
+        fill(work.path / folder, one, "s")
+    work.commit("initial")
+    work.git("push", "-q", "origin", "main")
+    install_server_hook(bare, work)
+    base = work.head()
+    done = work.ftgate("done", "s", "--verified-by", "Alice Approver", "--unsigned")
+    assert done.returncode == 0, done.stdout + done.stderr
+    signed = work.ftgate("approve", "s", "--transition", "unlock", "--key", str(keys["alice"]))
+    assert signed.returncode == 0, signed.stdout + signed.stderr
+    approvals = work.path / "tickets/done/s/approvals"
+    (approvals / "unlock.json").rename(approvals / "done.json")
+    (approvals / "unlock.sig").rename(approvals / "done.sig")
+    work.git("add", "-A")
+    work.git("commit", "-q", "--no-verify", "-m", "s: done, with the unlock approval renamed")
+    pushed = push(work, "HEAD:main")
+    assert pushed.returncode != 0, pushed.stderr
+    assert "approves 'unlock' of ticket 's', not 'done' of 's'" in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == base
+    ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--branch", "main", "--no-github")
+    assert ci.returncode == 1 and "approves 'unlock'" in ci.stdout, ci.stdout + ci.stderr
