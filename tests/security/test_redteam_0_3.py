@@ -17,7 +17,7 @@ from ftgate.workflow.model import Stage
 from tests.approvals.test_approvals import ALICE, SIGNERS, _config, _key
 from tests.enforce.test_criteria_after_stage2 import LOWERED, REQ, seeded
 from tests.support.gitrepo import Repo
-from tests.support.server import bare_and_clone, install_server_hook, make_server, push
+from tests.support.server import bare_and_clone, install_server_hook, make_server, push, seed_ticket
 from tests.support.tickets import fill, state_text
 
 STATE = "tickets/in-progress/t/workflow-state.md"
@@ -222,3 +222,27 @@ def test_an_approval_of_another_transition_renamed_is_not_one(tmp_path: Path, en
     assert bare.out("rev-parse", "main") == base
     ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--branch", "main", "--no-github")
     assert ci.returncode == 1 and "approves 'unlock'" in ci.stdout, ci.stdout + ci.stderr
+
+
+def test_one_commit_pushed_to_two_refs_is_judged_for_each_branch(tmp_path: Path, env: dict[str, str]) -> None:
+    """The pre-receive hook judges a commit once per target policy and
+    branch: on codex/t it belongs to `t`, on main (two tickets unlocked) to
+    nobody, so pushing both refs at once must not let main inherit the
+    branch's verdict."""
+
+    def two_unlocked(work: Repo) -> None:
+        seed_ticket(work, 4, unlocked=True, name="t")
+        seed_ticket(work, 4, unlocked=True, name="u")
+
+    bare, work = make_server(tmp_path, env, hook="pre-receive", setup=two_unlocked)
+    base = work.head()
+    work.write("src/train.py", "print('whose is this?')\n")
+    work.commit("source, no ticket named")
+    pushed = push(work, "HEAD:refs/heads/codex/t", "HEAD:main")
+    assert pushed.returncode != 0, pushed.stderr
+    assert "on refs/heads/main: refused" in pushed.stderr and "several tickets are at Stage 4 Unlocked" \
+        in pushed.stderr, pushed.stderr
+    assert "on refs/heads/codex/t: refused" not in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == base
+    alone = push(work, "HEAD:refs/heads/codex/t")
+    assert alone.returncode == 0, alone.stderr
