@@ -73,6 +73,9 @@ class Unit:
     # A merge's other parents (the first is ``before``), for the criteria
     # rule's look past the combined diff (requirements_texts.add_merge_edits).
     others: tuple[str, ...] = ()
+    # requirements.md path -> the merge parent its edit is judged from, where
+    # that is not ``before`` (requirements_texts.add_merge_edits).
+    criteria_base: dict[str, str] | None = None
     # The policy of the ref the unit lands on (its tip's ftgate.yaml blob,
     # None for the defaults), when the door knows one: a commit must pass
     # both it and its parent's, so a pusher cannot choose a looser policy.

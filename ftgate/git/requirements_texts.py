@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
         after: str
         before: str | None
+        criteria_base: dict[str, str] | None
 
     class MergeUnit(Unit, Protocol):
         """What :func:`add_merge_edits` reads and extends of a unit."""
@@ -54,6 +55,8 @@ def load(results: Sequence[tuple[Unit, Change, object]], *, cwd: str | None = No
             ticket = change.tickets.get(name)
             if ticket is not None:
                 ticket.requirements = RequirementsEdit(before, after)
+                base = unit.criteria_base or {}
+                ticket.requirements.from_state_parent = before is not None and before in base
                 todo.append((unit, ticket))
     if not todo:
         return
@@ -75,8 +78,9 @@ def load(results: Sequence[tuple[Unit, Change, object]], *, cwd: str | None = No
         for unit, ticket in texts:
             edit = ticket.requirements
             assert edit is not None
-            if edit.before_path is not None and unit.before is not None:
-                names[f"{unit.before}:{edit.before_path}"] = None
+            before_rev = _before_rev(unit, edit.before_path)
+            if edit.before_path is not None and before_rev is not None:
+                names[f"{before_rev}:{edit.before_path}"] = None
             if edit.after_path is not None:
                 names[f"{unit.after}:{edit.after_path}"] = None
         found = pl.batch_check(list(names), cwd=cwd, keep=keep) if names else {}
@@ -90,9 +94,17 @@ def load(results: Sequence[tuple[Unit, Change, object]], *, cwd: str | None = No
         for unit, ticket in texts:
             edit = ticket.requirements
             assert edit is not None
-            edit.before_text, edit.before_error = _text(found, contents, unit.before, edit.before_path)
+            edit.before_text, edit.before_error = _text(found, contents, _before_rev(unit, edit.before_path),
+                                                        edit.before_path)
             edit.after_text, edit.after_error = _text(found, contents, unit.after, edit.after_path)
             edit.loaded = True
+
+
+def _before_rev(unit: Unit, path: str | None) -> str | None:
+    base = unit.criteria_base
+    if base is not None and path is not None and path in base:
+        return base[path]
+    return unit.before
 
 
 def _touches(change: Change) -> bool:
@@ -136,12 +148,17 @@ def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str |
     ticket past Stage 2) but takes another parent's ``requirements.md`` (new
     criteria made on a branch during a re-entry) would then put criteria on
     the branch whose Stage 2 gate was never walked again, with nothing for
-    the criteria rule to see. So where a ticket's ``requirements.md`` in the
-    merge differs from the first parent's, the edit is added to the merge's
-    entries (judged against the first parent's state) unless the merge took
-    that file *and* the ticket's state together from one other parent, whose
-    own commits were judged with them. Lookups only: a handful of names per
-    merge through the run's cat-file processes."""
+    the criteria rule to see; and one made the other way round (the first
+    parent is the re-entry branch, the state comes from the other) would
+    be judged against a parent whose open re-entry allows anything.
+
+    So unless the merge took a ticket's ``requirements.md`` and its state
+    together from one parent (whose own commits were judged with them), its
+    criteria are judged against the parent whose state the merge kept (the
+    first parent when it kept none): the edit is added to the merge's entries
+    where the combined diff hides it, and ``criteria_base`` names that parent
+    when it is not the first. Lookups only: a handful of names per merge
+    through the run's cat-file processes."""
     merges = [u for u in units if u.merge and u.before is not None and u.others]
     if not merges:
         return
@@ -152,7 +169,6 @@ def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str |
     plans: list[tuple[MergeUnit, list[str]]] = []
     names: dict[str, None] = {}
     for unit in merges:
-        shown = {e.path for e in unit.entries}
         seen: dict[str, None] = {}
         for rev in (unit.after, unit.before):
             for folder in _FOLDERS:
@@ -161,8 +177,7 @@ def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str |
                 if data is None:
                     continue
                 for mode, name, _ in pl.tree_entries(data, oid_len):
-                    path = f"{folder}/{name}/{_REQUIREMENTS}"
-                    if mode == _TREE_MODE and "\n" not in name and path not in shown:
+                    if mode == _TREE_MODE and "\n" not in name:
                         seen[f"{folder}/{name}"] = None
         if seen:
             plans.append((unit, list(seen)))
@@ -181,14 +196,24 @@ def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str |
     zero = "0" * oid_len
     for unit, folders in plans:
         assert unit.before is not None
+        parents = (unit.before, *unit.others)
+        shown = {e.path for e in unit.entries}
         for folder in folders:
             req, state = f"{folder}/{_REQUIREMENTS}", f"{folder}/{STATE_FILE}"
-            now, was = oid(unit.after, req), oid(unit.before, req)
+            now, now_state = oid(unit.after, req), oid(unit.after, state)
+            if any(oid(p, req) == now and oid(p, state) == now_state for p in parents):
+                continue  # file and state together from one parent, judged there
+            # The parent whose state the merge kept: its criteria are the ones
+            # that state was reached with. Else the first parent's, as for a commit.
+            donor = next((p for p in parents if now_state is not None and oid(p, state) == now_state),
+                         unit.before)
+            was = oid(donor, req)
             if now == was:
                 continue
-            if any(oid(other, req) == now and oid(other, state) == oid(unit.after, state)
-                   for other in unit.others):
-                continue
+            if donor != unit.before:
+                unit.criteria_base = {**(unit.criteria_base or {}), req: donor}
+            if req in shown:
+                continue  # the combined diff lists it already
             status = "A" if was is None else "D" if now is None else "M"
             unit.entries.append(pl.RawEntry(status, req, None, "000000" if was is None else "100644",
                                             "000000" if now is None else "100644", was or zero, now or zero))

@@ -122,7 +122,9 @@ def _opened(ticket: TicketInput) -> bool | None:
     if ticket.before.folder is None:
         return True  # born in this change: the birth rule judges it
     unknown = False
-    for side in (ticket.before, ticket.after):
+    edit = ticket.requirements
+    sides = (ticket.after,) if edit is not None and edit.from_state_parent else (ticket.before, ticket.after)
+    for side in sides:
         got = _side_open(side)
         if got:
             return True

@@ -12,10 +12,12 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from ftgate import sshsig
 from ftgate.workflow.model import Stage
 from tests.approvals.test_approvals import ALICE, SIGNERS, _config, _key
-from tests.enforce.test_criteria_after_stage2 import LOWERED, REQ, seeded
+from tests.enforce.test_criteria_after_stage2 import LOWERED, REQ, REQUIREMENTS, seeded
 from tests.support.gitrepo import Repo
 from tests.support.server import bare_and_clone, install_server_hook, make_server, push, seed_ticket
 from tests.support.tickets import fill, state_text
@@ -166,6 +168,58 @@ def test_a_merge_cannot_carry_new_criteria_past_the_stage_2_gate(tmp_path: Path,
     assert "SC-001 changed from exact_match >= 0.8 to exact_match >= 0.5" in pushed.stderr, pushed.stderr
     ci = work.ftgate("ci", "--base", base, "--head", "HEAD", "--no-github")
     assert ci.returncode == 1 and "[criteria-changed]" in ci.stdout + ci.stderr, ci.stdout + ci.stderr
+
+
+def _reentry_branch_merging_main(work: Repo, text: str) -> str:
+    """On a branch from main's parent: re-enter, lower the bar; then merge
+    main (first parent: the branch) keeping main's Stage 5 state and ``text``
+    as requirements.md. Returns main's commit."""
+    work.write("docs/x.md", "x\n")
+    work.commit("something on main")
+    work.git("push", "-q", "origin", "main")
+    main = work.head()
+    work.git("checkout", "-q", "-b", "side", "HEAD~1")
+    assert work.ftgate("reenter", "t", "--class", "Requirement Gap", "--reason", "wrong bar").returncode == 0
+    work.write(REQ, LOWERED)
+    work.commit("re-enter and lower the bar")
+    work.git("merge", "-q", "--no-ff", "--no-commit", "main", check=False)
+    work.git("checkout", "main", "--", STATE)
+    work.write(REQ, text)
+    work.git("add", "-A")
+    work.git("commit", "-q", "--no-verify", "-m", "merge main, take its state")
+    return main
+
+
+@pytest.mark.parametrize("text", [LOWERED, LOWERED.replace(">= 0.5", ">= 0.4")], ids=["taken", "new"])
+def test_a_merge_from_the_reentry_side_cannot_take_back_the_stage_5_state(tmp_path: Path, env: dict[str, str],
+                                                                          text: str) -> None:
+    """The mirror image: the first parent is the re-entry branch (open), the
+    merge takes main's Stage 5 state from the second, so judged against the
+    first parent the lowered criteria would pass. Also with criteria that
+    differ from both parents (the combined diff shows the file)."""
+    bare, work = make_server(tmp_path, env, setup=seeded)
+    main = _reentry_branch_merging_main(work, text)
+    pushed = push(work, "HEAD:main")
+    assert pushed.returncode != 0 and "[criteria-changed]" in pushed.stderr, pushed.stderr
+    assert "SC-001 changed from exact_match >= 0.8 to exact_match >= 0." in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == main
+
+
+def test_a_merge_of_reworded_requirements_and_another_branch_state_is_accepted(tmp_path: Path,
+                                                                              env: dict[str, str]) -> None:
+    """Wording stays free across a merge: main rewords requirements.md, the
+    merge keeps that and a state from the other parent."""
+    bare, work = make_server(tmp_path, env, setup=seeded)
+    work.git("checkout", "-q", "-b", "side")
+    work.write("tickets/in-progress/t/notes.md", "a note\n")
+    work.write(STATE, (work.path / STATE).read_text().replace("Stage", "Stage", 1) + "\n")
+    work.commit("side touches the state")
+    work.git("checkout", "-q", "main")
+    work.write(REQ, REQUIREMENTS.replace("on the held-out split", "on the held-out split, reworded"))
+    work.commit("reword the criteria")
+    work.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    pushed = push(work, "main")
+    assert pushed.returncode == 0, pushed.stderr
 
 
 def test_merging_a_branch_that_walked_stage_2_again_is_accepted(tmp_path: Path, env: dict[str, str]) -> None:
