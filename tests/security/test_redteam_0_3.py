@@ -111,6 +111,30 @@ def test_the_time_budget_stops_a_streaming_run_and_leaves_no_git_behind(tmp_path
     assert _git_children_in(bare.path) == []
 
 
+def test_odd_path_names_in_one_stream_are_each_judged(tmp_path: Path, env: dict[str, str]) -> None:
+    """Names that a line protocol could split or shift (a newline, spaces,
+    a 3,000-character path, a ticket folder named with a newline) in one
+    push, whose lookups share the run's cat-file processes: every commit is
+    refused for what it is, none slips through on a shifted answer."""
+    bare, work = make_server(tmp_path, env, stage=4, unlocked=False)
+    base = work.head()
+    odd = [{"src/" + "d" * 3000 + ".py": "x\n"}, {"src/a\nb.py": "x\n"}, {"src/x y.py": "x\n"},
+           {"tickets/in-progress/x\ny/workflow-state.md": state_text("x", 4, unlocked=True), "src/q.py": "x\n"},
+           {"src/after.py": "x\n"}]
+    lines: list[str] = []
+    for i, files in enumerate(odd):
+        _commit(lines, 10 + i, parent=base if i == 0 else None)
+        for path, body in files.items():
+            quoted = '"' + path.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') + '"'
+            lines += [f"M 100644 inline {quoted}", f"data {len(body.encode())}", body]
+    _fast_import(work, lines)
+    pushed = push(work, "main")
+    assert pushed.returncode != 0 and "5 of 5 change(s) refused" in pushed.stderr, pushed.stderr[-3000:]
+    for word in ('added "src/a\\nb.py"', "added src/x y.py", "the ticket folder name 'x\\ny'", "added src/after.py"):
+        assert word in pushed.stderr, pushed.stderr[-3000:]
+    assert bare.out("rev-parse", "main") == base
+
+
 # ------------------------------------------------------------------ criteria after Stage 2
 
 
