@@ -162,9 +162,18 @@ def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str |
     merges = [u for u in units if u.merge and u.before is not None and u.others]
     if not merges:
         return
-    listed = pl.batch_check([f"{rev}:{folder}" for u in merges for rev in (u.after, u.before)
+    listed = pl.batch_check([f"{rev}:{folder}" for u in merges for rev in (u.after, u.before, *u.others)
                              for folder in _FOLDERS], cwd=cwd, keep=keep)
-    trees = pl.read_objects([hit[0] for hit in listed.values() if hit is not None and hit[1] == "tree"],
+
+    def same_tickets(unit: MergeUnit, parent: str) -> bool:
+        return all(listed.get(f"{unit.after}:{f}") == listed.get(f"{parent}:{f}") for f in _FOLDERS)
+
+    # Most merges take every ticket folder whole from one parent: nothing to look at.
+    merges = [u for u in merges if not any(same_tickets(u, p) for p in (u.before, *u.others) if p is not None)]
+    if not merges:
+        return
+    trees = pl.read_objects([hit[0] for u in merges for rev in (u.after, u.before) for f in _FOLDERS
+                             if (hit := listed.get(f"{rev}:{f}")) is not None and hit[1] == "tree"],
                             cwd=cwd, keep=keep)
     plans: list[tuple[MergeUnit, list[str]]] = []
     names: dict[str, None] = {}
