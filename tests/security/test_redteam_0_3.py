@@ -229,6 +229,30 @@ def test_a_merge_from_the_reentry_side_cannot_take_back_the_stage_5_state(tmp_pa
     assert bare.out("rev-parse", "main") == main
 
 
+def test_a_merge_into_a_branch_without_the_ticket_cannot_edit_its_criteria(tmp_path: Path,
+                                                                           env: dict[str, str]) -> None:
+    """A branch cut before the ticket existed merges main, keeps the
+    ticket's Stage 5 state and edits its criteria in the merge: to the first
+    parent the ticket is new, but the state it came with is past Stage 2."""
+
+    def branch_then_ticket(work: Repo) -> None:
+        work.git("branch", "old")
+        seeded(work)
+
+    bare, work = make_server(tmp_path, env, setup=branch_then_ticket)
+    main = work.head()
+    work.git("checkout", "-q", "old")
+    work.write("docs/old.md", "older work\n")
+    work.commit("work from before the ticket")
+    work.git("merge", "-q", "--no-ff", "--no-commit", "main", check=False)
+    work.write(REQ, LOWERED)
+    work.git("add", "-A")
+    work.git("commit", "-q", "--no-verify", "-m", "merge main, easier bar")
+    pushed = push(work, "HEAD:main")
+    assert pushed.returncode != 0 and "[criteria-changed]" in pushed.stderr, pushed.stderr
+    assert bare.out("rev-parse", "main") == main
+
+
 def test_a_merge_of_reworded_requirements_and_another_branch_state_is_accepted(tmp_path: Path,
                                                                               env: dict[str, str]) -> None:
     """Wording stays free across a merge: main rewords requirements.md, the
