@@ -70,7 +70,10 @@ def check_record(transition: str, record: bytes | None, signature: bytes | None,
                                   allowed_signers=signers, namespace=sshsig.APPROVAL_NAMESPACE)
     except FtgateError as err:
         return Found(transition, error=f"{ap.signature_name(transition)}: {err.message}")
-    return Found(transition, principal, None, data["ticket"], dict(data["files"]), dict(data["sources"]))
+    # The transition the record itself names, which its signature covers: the
+    # file name is anyone's to choose, so an `unlock` record renamed to
+    # done.json must read as an approval of `unlock`, and callers compare.
+    return Found(data["transition"], principal, None, data["ticket"], dict(data["files"]), dict(data["sources"]))
 
 
 # ------------------------------------------------------------------ waivers in a working tree

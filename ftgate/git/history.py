@@ -70,7 +70,8 @@ def rev_list(include: Sequence[str], exclude: Sequence[str], *, exclude_all: boo
 def _unit(commit: str, parents: list[str], entries: list[pl.RawEntry], *, branch: str | None,
           ref: str | None) -> Unit:
     return Unit(label=f"commit {commit[:10]}", after=commit, before=parents[0] if parents else None,
-                entries=entries, branch=branch, commit=commit, ref=ref, merge=len(parents) > 1)
+                entries=entries, branch=branch, commit=commit, ref=ref, merge=len(parents) > 1,
+                others=tuple(parents[1:]))
 
 
 def commit_units(commits: Sequence[list[str]], *, branch: str | None, ref: str | None,

@@ -70,6 +70,12 @@ class Unit:
     # A merge's entries are diff-tree --cc's (paths that differ from every
     # parent), which do not say how its tree differs from the first parent.
     merge: bool = False
+    # A merge's other parents (the first is ``before``), for the criteria
+    # rule's look past the combined diff (requirements_texts.add_merge_edits).
+    others: tuple[str, ...] = ()
+    # requirements.md path -> the merge parent its edit is judged from, where
+    # that is not ``before`` (requirements_texts.add_merge_edits).
+    criteria_base: dict[str, str] | None = None
     # The policy of the ref the unit lands on (its tip's ftgate.yaml blob,
     # None for the defaults), when the door knows one: a commit must pass
     # both it and its parent's, so a pusher cannot choose a looser policy.
@@ -461,6 +467,10 @@ class Judge:
             for rev in (unit.after, unit.before):
                 if rev and len(rev) == 64:
                     self._oid_len = 64
+        if any(unit.merge for unit in units):
+            from ftgate.git import requirements_texts
+
+            requirements_texts.add_merge_edits(units, oid_len=self._oid_len, cwd=self.cwd, keep=self.keep)
         self._size_ticket_files(units)
         plan = _Plan(units, self._carried)
         named, resolved = self._round_anchors(plan)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from ftgate import proc
+from ftgate.constants import DONE, IN_PROGRESS, STATE_FILE, TICKETS
 from ftgate.git import plumbing as pl
 from ftgate.limits import STATE_FILE_MAX_BYTES
 from ftgate.policy.types import Change, RequirementsEdit, TicketInput, TicketSide
@@ -30,6 +31,14 @@ if TYPE_CHECKING:
 
         after: str
         before: str | None
+        criteria_base: dict[str, str] | None
+
+    class MergeUnit(Unit, Protocol):
+        """What :func:`add_merge_edits` reads and extends of a unit."""
+
+        merge: bool
+        others: tuple[str, ...]
+        entries: list[pl.RawEntry]
 
 _ROUNDS = 2  # state texts, then (only for a ticket those leave undecided) the criteria
 
@@ -46,6 +55,8 @@ def load(results: Sequence[tuple[Unit, Change, object]], *, cwd: str | None = No
             ticket = change.tickets.get(name)
             if ticket is not None:
                 ticket.requirements = RequirementsEdit(before, after)
+                base = unit.criteria_base or {}
+                ticket.requirements.from_state_parent = before is not None and before in base
                 todo.append((unit, ticket))
     if not todo:
         return
@@ -67,8 +78,9 @@ def load(results: Sequence[tuple[Unit, Change, object]], *, cwd: str | None = No
         for unit, ticket in texts:
             edit = ticket.requirements
             assert edit is not None
-            if edit.before_path is not None and unit.before is not None:
-                names[f"{unit.before}:{edit.before_path}"] = None
+            before_rev = _before_rev(unit, edit.before_path)
+            if edit.before_path is not None and before_rev is not None:
+                names[f"{before_rev}:{edit.before_path}"] = None
             if edit.after_path is not None:
                 names[f"{unit.after}:{edit.after_path}"] = None
         found = pl.batch_check(list(names), cwd=cwd, keep=keep) if names else {}
@@ -82,9 +94,17 @@ def load(results: Sequence[tuple[Unit, Change, object]], *, cwd: str | None = No
         for unit, ticket in texts:
             edit = ticket.requirements
             assert edit is not None
-            edit.before_text, edit.before_error = _text(found, contents, unit.before, edit.before_path)
+            edit.before_text, edit.before_error = _text(found, contents, _before_rev(unit, edit.before_path),
+                                                        edit.before_path)
             edit.after_text, edit.after_error = _text(found, contents, unit.after, edit.after_path)
             edit.loaded = True
+
+
+def _before_rev(unit: Unit, path: str | None) -> str | None:
+    base = unit.criteria_base
+    if base is not None and path is not None and path in base:
+        return base[path]
+    return unit.before
 
 
 def _touches(change: Change) -> bool:
@@ -112,3 +132,97 @@ def _text(found: dict[str, tuple[str, str] | None], contents: dict[str, bytes], 
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         return None, f"it is not UTF-8 text (byte {exc.start})"
+
+
+_REQUIREMENTS = "requirements.md"
+_FOLDERS = (f"{TICKETS}/{IN_PROGRESS}", f"{TICKETS}/{DONE}")
+_TREE_MODE = "40000"
+
+
+def add_merge_edits(units: Sequence[MergeUnit], *, oid_len: int = 40, cwd: str | None = None,
+                    keep: Collection[str] = proc.KEEP_NONE) -> None:
+    """Give each merge the ``requirements.md`` edits its combined diff hides.
+
+    ``diff-tree --cc`` leaves out a path the merge takes unchanged from one
+    parent. A merge that keeps the first parent's ``workflow-state.md`` (a
+    ticket past Stage 2) but takes another parent's ``requirements.md`` (new
+    criteria made on a branch during a re-entry) would then put criteria on
+    the branch whose Stage 2 gate was never walked again, with nothing for
+    the criteria rule to see; and one made the other way round (the first
+    parent is the re-entry branch, the state comes from the other) would
+    be judged against a parent whose open re-entry allows anything.
+
+    So unless the merge took a ticket's ``requirements.md`` and its state
+    together from one parent (whose own commits were judged with them), its
+    criteria are judged against the parent whose state the merge kept (the
+    first parent when it kept none): the edit is added to the merge's entries
+    where the combined diff hides it, and ``criteria_base`` names that parent
+    when it is not the first. Lookups only: a handful of names per merge
+    through the run's cat-file processes."""
+    merges = [u for u in units if u.merge and u.before is not None and u.others]
+    if not merges:
+        return
+    listed = pl.batch_check([f"{rev}:{folder}" for u in merges for rev in (u.after, u.before, *u.others)
+                             for folder in _FOLDERS], cwd=cwd, keep=keep)
+
+    def same_tickets(unit: MergeUnit, parent: str) -> bool:
+        return all(listed.get(f"{unit.after}:{f}") == listed.get(f"{parent}:{f}") for f in _FOLDERS)
+
+    # Most merges take every ticket folder whole from one parent: nothing to look at.
+    merges = [u for u in merges if not any(same_tickets(u, p) for p in (u.before, *u.others) if p is not None)]
+    if not merges:
+        return
+    trees = pl.read_objects([hit[0] for u in merges for rev in (u.after, u.before) for f in _FOLDERS
+                             if (hit := listed.get(f"{rev}:{f}")) is not None and hit[1] == "tree"],
+                            cwd=cwd, keep=keep)
+    plans: list[tuple[MergeUnit, list[str]]] = []
+    names: dict[str, None] = {}
+    for unit in merges:
+        seen: dict[str, None] = {}
+        for rev in (unit.after, unit.before):
+            for folder in _FOLDERS:
+                hit = listed.get(f"{rev}:{folder}")
+                data = trees.get(hit[0]) if hit is not None and hit[1] == "tree" else None
+                if data is None:
+                    continue
+                for mode, name, _ in pl.tree_entries(data, oid_len):
+                    if mode == _TREE_MODE and "\n" not in name:
+                        seen[f"{folder}/{name}"] = None
+        if seen:
+            plans.append((unit, list(seen)))
+            for folder in seen:
+                for rev in (unit.after, unit.before, *unit.others):
+                    names[f"{rev}:{folder}/{_REQUIREMENTS}"] = None
+                    names[f"{rev}:{folder}/{STATE_FILE}"] = None
+    if not names:
+        return
+    found = pl.batch_check(list(names), cwd=cwd, keep=keep)
+
+    def oid(rev: str, path: str) -> str | None:
+        hit = found.get(f"{rev}:{path}")
+        return hit[0] if hit is not None else None
+
+    zero = "0" * oid_len
+    for unit, folders in plans:
+        assert unit.before is not None
+        parents = (unit.before, *unit.others)
+        shown = {e.path for e in unit.entries}
+        for folder in folders:
+            req, state = f"{folder}/{_REQUIREMENTS}", f"{folder}/{STATE_FILE}"
+            now, now_state = oid(unit.after, req), oid(unit.after, state)
+            if any(oid(p, req) == now and oid(p, state) == now_state for p in parents):
+                continue  # file and state together from one parent, judged there
+            # The parent whose state the merge kept: its criteria are the ones
+            # that state was reached with. Else the first parent's, as for a commit.
+            donor = next((p for p in parents if now_state is not None and oid(p, state) == now_state),
+                         unit.before)
+            was = oid(donor, req)
+            if now == was:
+                continue
+            if donor != unit.before:
+                unit.criteria_base = {**(unit.criteria_base or {}), req: donor}
+            if req in shown:
+                continue  # the combined diff lists it already
+            status = "A" if was is None else "D" if now is None else "M"
+            unit.entries.append(pl.RawEntry(status, req, None, "000000" if was is None else "100644",
+                                            "000000" if now is None else "100644", was or zero, now or zero))

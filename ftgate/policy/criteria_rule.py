@@ -119,10 +119,17 @@ def _side_open(side: TicketSide) -> bool | None:
 def _opened(ticket: TicketInput) -> bool | None:
     """True when either side opens the criteria; None when a side that
     might is not loaded yet."""
-    if ticket.before.folder is None:
+    edit = ticket.requirements
+    if edit is not None and edit.from_state_parent:
+        # A merge that kept another parent's state: that state alone decides,
+        # even where the first parent has no such ticket.
+        sides: tuple[TicketSide, ...] = (ticket.after,)
+    elif ticket.before.folder is None:
         return True  # born in this change: the birth rule judges it
+    else:
+        sides = (ticket.before, ticket.after)
     unknown = False
-    for side in (ticket.before, ticket.after):
+    for side in sides:
         got = _side_open(side)
         if got:
             return True

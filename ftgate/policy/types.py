@@ -169,6 +169,10 @@ class RequirementsEdit:
     before_error: str | None = None
     after_error: str | None = None
     loaded: bool = False
+    # The "before" text is another merge parent's, the one whose state the
+    # merge took: that state (the after side's) alone says whether the
+    # criteria may differ from it.
+    from_state_parent: bool = False
 
 
 @record(slots=True)
