@@ -15,24 +15,12 @@ import pytest
 from ftgate.git import plumbing as pl
 from ftgate.git.history import Outcome, RefUpdate, iter_commit_units, judge_updates
 from ftgate.proc import KEEP_NONE
+from tests.support import fastimport
 from tests.support.gitrepo import Repo
 from tests.support.server import make_server, push
 from tests.support.tickets import state_text
 
 STATE = "tickets/in-progress/t/workflow-state.md"
-
-
-def _commit(lines: list[str], mark: int, when: int, *, ref: str = "refs/heads/main", parent: str | None = None,
-            merge: str | None = None, files: dict[str, str] | None = None) -> None:
-    lines += ["commit " + ref, f"mark :{mark}", f"committer T <t@example.com> {1_700_000_000 + when} +0000",
-              "data 2", "c"]
-    if parent is not None:
-        lines.append(f"from {parent}")
-    if merge is not None:
-        lines.append(f"merge {merge}")
-    for path, body in (files or {}).items():
-        data = body.encode()
-        lines += [f"M 100644 inline {path}", f"data {len(data)}", body]
 
 
 def _history(tmp_path: Path, env: dict[str, str]) -> tuple[Repo, Repo, str, str, dict[str, str]]:
@@ -58,17 +46,17 @@ def _history(tmp_path: Path, env: dict[str, str]) -> tuple[Repo, Repo, str, str,
         elif i in (8, 9, 33):
             files = {}
         if i == 45:
-            _commit(lines, 1000 + i, i, merge=":205", files={})
+            fastimport.commit(lines, 1000 + i, when=i, merge=":205", files={})
         elif i == 52:
-            _commit(lines, 1000 + i, i, merge=":206", files={"src/evil.py": "y = 1\n"})
+            fastimport.commit(lines, 1000 + i, when=i, merge=":206", files={"src/evil.py": "y = 1\n"})
         else:
-            _commit(lines, 1000 + i, i, parent=parent, files=files)
+            fastimport.commit(lines, 1000 + i, when=i, parent=parent, files=files)
         if i == 10:
             for k in range(7):
                 side_files = {"src/side.py": "z = 1\n"} if k == 2 else {f"docs/side{k}.md": f"s {k}\n"}
-                _commit(lines, 200 + k, 100 + k, ref="refs/heads/side", parent=":1010" if k == 0 else None,
-                        files=side_files)
-    work.git("fast-import", "--quiet", "--force", input=("\n".join(lines) + "\n").encode())
+                fastimport.commit(lines, 200 + k, when=100 + k, ref="refs/heads/side",
+                                  parent=":1010" if k == 0 else None, files=side_files)
+    fastimport.run(work, lines)
     head = work.out("rev-parse", "refs/heads/main")
     marks = {"lock": work.out("rev-parse", "main~39"), "after_lock": work.out("rev-parse", "main~38"),
              "clean_merge": work.out("rev-parse", "main~14"), "evil_merge": work.out("rev-parse", "main~7")}

@@ -18,27 +18,12 @@ from ftgate import sshsig
 from ftgate.workflow.model import Stage
 from tests.approvals.test_approvals import ALICE, SIGNERS, _config, _key
 from tests.enforce.test_criteria_after_stage2 import LOWERED, REQ, REQUIREMENTS, seeded
+from tests.support import fastimport
 from tests.support.gitrepo import Repo
 from tests.support.server import bare_and_clone, install_server_hook, make_server, push, seed_ticket
 from tests.support.tickets import fill, state_text
 
 STATE = "tickets/in-progress/t/workflow-state.md"
-
-
-def _fast_import(work: Repo, lines: list[str]) -> None:
-    work.git("fast-import", "--quiet", "--force", input=("\n".join(lines) + "\n").encode())
-
-
-def _commit(lines: list[str], mark: int, *, ref: str = "refs/heads/main", parent: str | None = None,
-            merge: str | None = None, files: dict[str, str] | None = None) -> None:
-    lines += ["commit " + ref, f"mark :{mark}", f"committer T <t@example.com> {1_700_000_000 + mark} +0000",
-              "data 2", "c"]
-    if parent is not None:
-        lines.append(f"from {parent}")
-    if merge is not None:
-        lines.append(f"merge {merge}")
-    for path, body in (files or {}).items():
-        lines += [f"M 100644 inline {path}", f"data {len(body.encode())}", body]
 
 
 def _git_children_in(folder: Path) -> list[str]:
@@ -65,8 +50,8 @@ def test_more_refusals_than_are_shown_still_refuse_the_push(tmp_path: Path, env:
     base = work.head()
     lines: list[str] = []
     for i in range(1050):
-        _commit(lines, 10 + i, parent=base if i == 0 else None, files={"src/train.py": f"x = {i}\n"})
-    _fast_import(work, lines)
+        fastimport.commit(lines, 10 + i, parent=base if i == 0 else None, files={"src/train.py": f"x = {i}\n"})
+    fastimport.run(work, lines)
     pushed = push(work, "main")
     assert pushed.returncode != 0, pushed.stderr[-2000:]
     assert "and 50 more verdict(s)" in pushed.stderr and "1050 of 1050 change(s) refused" in pushed.stderr, \
@@ -80,12 +65,12 @@ def test_an_evil_merge_of_a_branch_from_an_earlier_batch_is_refused(tmp_path: Pa
     bare, work = make_server(tmp_path, env, hook="pre-receive", stage=4, unlocked=True)
     base = work.head()
     lines: list[str] = []
-    _commit(lines, 10, ref="refs/heads/side", parent=base, files={"src/side.py": "z = 1\n"})
-    _commit(lines, 11, parent=base, files={STATE: state_text("t", 4)})
+    fastimport.commit(lines, 10, ref="refs/heads/side", parent=base, files={"src/side.py": "z = 1\n"})
+    fastimport.commit(lines, 11, parent=base, files={STATE: state_text("t", 4)})
     for i in range(2100):
-        _commit(lines, 100 + i, files={f"docs/n{i % 5}.md": f"{i}\n"})
-    _commit(lines, 5000, merge=":10", files={"src/evil.py": "y = 1\n"})
-    _fast_import(work, lines)
+        fastimport.commit(lines, 100 + i, files={f"docs/n{i % 5}.md": f"{i}\n"})
+    fastimport.commit(lines, 5000, merge=":10", files={"src/evil.py": "y = 1\n"})
+    fastimport.run(work, lines)
     pushed = push(work, "main")
     assert pushed.returncode != 0, pushed.stderr[-2000:]
     assert "1 of 2103 change(s) refused" in pushed.stderr, pushed.stderr[-2000:]
@@ -99,9 +84,9 @@ def test_the_time_budget_stops_a_streaming_run_and_leaves_no_git_behind(tmp_path
     base = work.head()
     lines: list[str] = []
     for i in range(20000):
-        _commit(lines, 10 + i, parent=base if i == 0 else None,
+        fastimport.commit(lines, 10 + i, parent=base if i == 0 else None,
                 files={f"src/m{i % 9}.py": f"x = {i}\n", f"tickets/in-progress/t/n{i % 7}.md": f"{i}\n"})
-    _fast_import(work, lines)
+    fastimport.run(work, lines)
     started = time.monotonic()
     pushed = push(work, "main", env={**work.env, "FTGATE_HOOK_BUDGET": "0.5"})
     assert time.monotonic() - started < 20
@@ -123,11 +108,11 @@ def test_odd_path_names_in_one_stream_are_each_judged(tmp_path: Path, env: dict[
            {"src/after.py": "x\n"}]
     lines: list[str] = []
     for i, files in enumerate(odd):
-        _commit(lines, 10 + i, parent=base if i == 0 else None)
+        fastimport.commit(lines, 10 + i, parent=base if i == 0 else None)
         for path, body in files.items():
             quoted = '"' + path.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"') + '"'
             lines += [f"M 100644 inline {quoted}", f"data {len(body.encode())}", body]
-    _fast_import(work, lines)
+    fastimport.run(work, lines)
     pushed = push(work, "main")
     assert pushed.returncode != 0 and "5 of 5 change(s) refused" in pushed.stderr, pushed.stderr[-3000:]
     for word in ('added "src/a\\nb.py"', "added src/x y.py", "the ticket folder name 'x\\ny'", "added src/after.py"):
