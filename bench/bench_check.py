@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support import fastimport  # noqa: E402
 from tests.support.gitrepo import Repo, git_env  # noqa: E402
 from tests.support.tickets import put_ticket  # noqa: E402
 
@@ -34,13 +35,7 @@ def build(files: int, staged: int) -> Repo:
     repo = Repo(WORK / "repo", env)
     repo.path.mkdir(parents=True)
     repo.git("init", "-q", "-b", "main")
-    # fast-import writes 10,000 blobs in one process.
-    lines = ["commit refs/heads/main", "committer B <b@b> 0 +0000", "data 4", "init"]
-    for i in range(files):
-        body = f"x = {i}\n"
-        lines += [f"M 100644 inline src/pkg{i % 100}/mod{i}.py", f"data {len(body)}", body.rstrip("\n")]
-    repo.git("fast-import", "--quiet", input=("\n".join(lines) + "\n").encode())
-    repo.git("reset", "-q", "--hard", "main")
+    fastimport.source_tree(repo, files)
     put_ticket(repo, "t", 4, unlocked=True)
     repo.commit("ticket at 4 unlocked")
     repo.git("checkout", "-q", "-b", "codex/t")

@@ -24,3 +24,13 @@ def run(repo: Repo, lines: list[str], *, force: bool = True) -> None:
     """Feed the stream to ``git fast-import`` in ``repo``."""
     args = ["fast-import", "--quiet", *(["--force"] if force else [])]
     repo.git(*args, input=("\n".join(lines) + "\n").encode())
+
+
+def source_tree(repo: Repo, files: int) -> None:
+    """Commit ``files`` small Python modules on ``main`` of the empty
+    ``repo`` in one fast-import run and check them out: the large
+    repository the hook benchmarks work in."""
+    lines: list[str] = []
+    commit(lines, 1, files={f"src/pkg{i % 100}/mod{i}.py": f"x = {i}\n" for i in range(files)})
+    run(repo, lines, force=False)
+    repo.git("reset", "-q", "--hard", "main")
